@@ -1,0 +1,800 @@
+"""Stack configuration: read once, validated whole, before any resource is registered.
+
+Every setting of the `fuseml-serving` namespace is parsed here into frozen dataclasses, and every default
+is stated once, in DEFAULTS and MODEL_DEFAULTS. `parse` is pure (no Pulumi runtime needed), so the FuseML
+workflow step and the offline review validate with exactly the same rules and messages as `pulumi up`.
+Model entries accept the raw strings a FuseML step receives (`nireq: "4"`,
+`resources: '{"requests": {"cpu": 1}}'`, `""` for unset) as well as native YAML values.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+NAMESPACE = "fuseml-serving"
+
+#: Top-level secret keys, read with `get_secret` and never stored in plain text.
+SECRET_KEYS = ("aws_access_key_id", "aws_secret_access_key", "gcs_credentials", "azure_storage_connection_string")
+
+#: Defaults of the stack-level settings, each stated once.
+DEFAULTS: dict[str, Any] = {
+    "namespace": "fuseml-workloads",
+    "environment": "dev",
+    "cluster": {
+        "mode": "existing",
+        "name": "fuseml",
+        "location": None,
+        "project": None,
+        "deletion_protection": True,
+        "node_pool": {
+            "name": "ovms-n2",
+            "machine_type": "n2-standard-4",
+            "min_cpu_platform": "Intel Cascade Lake",
+            "node_count": None,
+            "min_nodes": None,
+            "max_nodes": None,
+            "disk_size_gb": 100,
+            "labels": {},
+            "taints": [{"key": "fuseml-serving/dedicated", "value": "ovms", "effect": "PREFER_NO_SCHEDULE"}],
+        },
+    },
+    "operator": {"install": True, "version": "1.2.0", "namespace": "ovms-operator-system"},
+    "istio": {"gateway": "ovms", "create_gateway": False, "domain": None, "host_prefix": "ovms"},
+    "storage": {"s3_endpoint": None, "aws_region": None, "models_volume_claim": None},
+    "fuseml": {"url": None, "workflow": None, "register": True, "timeout_s": 10},
+}
+
+#: Node count of a fixed-size pool when neither node_count nor min/max_nodes is given (the tutorial's 2).
+DEFAULT_NODE_COUNT = 2
+
+#: Defaults of a model entry; the names are the OVMS predictor step's own input names.
+MODEL_DEFAULTS: dict[str, Any] = {
+    "model_name": "default",
+    "ovms_image_tag": "2024.0",
+    "loglevel": "INFO",
+    "nireq": None,
+    "plugin_config": None,
+    "batch_size": None,
+    "shape": None,
+    "target_device": "CPU",
+    "layout": None,
+    "model_version_policy": None,
+    "replicas": 1,
+    "resources": {"requests": {"cpu": "1", "memory": "1Gi"}},
+    "resources_limits": None,
+    "prediction_type": "predict",
+    "adopt": False,
+}
+MODEL_REQUIRED = ("app_name", "model")
+
+ENVIRONMENTS = ("dev", "test", "staging", "prod")
+CLUSTER_MODES = ("create", "existing")
+LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "WARNING", "ERROR")
+PREDICTION_TYPES = ("predict", "classify", "regress")
+BASE_DEVICES = ("CPU", "GPU", "MYRIAD", "HDDL", "AUTO")
+DEVICE_LISTS = ("MULTI", "HETERO")
+#: Taint effects a model server can live with: the ModelServer CR (operator 1.2) has no tolerations
+#: field, so a hard NoSchedule/NoExecute taint would leave every model server unschedulable.
+TAINT_EFFECTS = ("PREFER_NO_SCHEDULE",)
+#: Model URL schemes and the operator's storage_type for each.
+STORAGE_TYPES = {"s3": "S3", "gs": "google", "azure": "azure", "az": "azure", "": "cluster"}
+
+#: Kubernetes object names built from an app name: `ovms-<app_name>` must stay a 63-char DNS label.
+RESOURCE_PREFIX = "ovms-"
+MAX_APP_NAME = 63 - len(RESOURCE_PREFIX)
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_QUANTITY = re.compile(r"^(\d+(\.\d*)?|\.\d+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei|[eE][+-]?\d+)?$")
+_IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+_DIM = r"(-1|\d+|\d+:\d+)"
+_SHAPE_TUPLE = re.compile(rf"^\(\s*{_DIM}(\s*,\s*{_DIM})*\s*\)$")
+_LAYOUT_PART = r"(\.\.\.|[NCHWD?])+"
+_LAYOUT = re.compile(rf"^{_LAYOUT_PART}(:{_LAYOUT_PART})?$")
+_MACHINE_TYPE = re.compile(r"^[a-z][a-z0-9]*-[a-z0-9-]+$")
+_VERSION = re.compile(r"^\d+\.\d+\.\d+$")
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+_LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
+
+
+class ConfigError(ValueError):
+    """A stack setting is missing or invalid; the message names the setting, the value and what is allowed."""
+
+    def __init__(self, key: str, value: Any, allowed: str, *, context: str = "") -> None:
+        self.key = key
+        self.value = value
+        self.allowed = allowed
+        where = f"{NAMESPACE}:{key}" + (f" ({context})" if context else "")
+        shown = "nothing" if value is None else repr(value) if len(repr(value)) <= 120 else repr(value)[:117] + "..."
+        super().__init__(f"{where}: got {shown}; allowed: {allowed}")
+
+
+@dataclass(frozen=True)
+class Taint:
+    """A node pool taint in GKE's enum form (PREFER_NO_SCHEDULE)."""
+
+    key: str
+    value: str
+    effect: str
+
+
+@dataclass(frozen=True)
+class NodePoolConfig:
+    """The Intel N2 node pool that runs the model servers."""
+
+    name: str
+    machine_type: str
+    min_cpu_platform: str
+    node_count: int | None
+    min_nodes: int | None
+    max_nodes: int | None
+    disk_size_gb: int
+    labels: dict[str, str]
+    taints: tuple[Taint, ...]
+
+    @property
+    def autoscaling(self) -> bool:
+        """Whether the pool autoscales between min_nodes and max_nodes."""
+        return self.max_nodes is not None
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    """Where the model servers run: a GKE cluster this stack creates, or the ambient one."""
+
+    mode: str
+    name: str
+    location: str | None
+    project: str | None
+    deletion_protection: bool
+    node_pool: NodePoolConfig
+
+    @property
+    def create(self) -> bool:
+        """Whether this stack creates (and owns) the GKE cluster."""
+        return self.mode == "create"
+
+
+@dataclass(frozen=True)
+class OperatorConfig:
+    """The OpenVINO operator: installed at a pinned version, or relied upon."""
+
+    install: bool
+    version: str
+    namespace: str
+
+
+@dataclass(frozen=True)
+class IstioConfig:
+    """How prediction routes are exposed: the Istio gateway and the hosts' domain."""
+
+    gateway: str
+    create_gateway: bool
+    domain: str
+    host_prefix: str
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    """Non-secret model storage settings."""
+
+    s3_endpoint: str | None
+    aws_region: str | None
+    models_volume_claim: str | None
+
+
+@dataclass(frozen=True)
+class FusemlConfig:
+    """Where and how model servers are registered as FuseML Applications."""
+
+    url: str | None
+    workflow: str | None
+    register: bool
+    timeout_s: float
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """One served model, with values already in the types the ModelServer CRD wants."""
+
+    app_name: str
+    model: str
+    model_name: str
+    ovms_image_tag: str
+    loglevel: str
+    nireq: int | None
+    plugin_config: str | None
+    batch_size: str | None
+    shape: str | None
+    target_device: str
+    layout: str | None
+    model_version_policy: str | None
+    replicas: int
+    requests: dict[str, str]
+    limits: dict[str, str]
+    prediction_type: str
+    adopt: bool
+
+    @property
+    def storage_scheme(self) -> str:
+        """The URL scheme of the model (empty for a local path)."""
+        return self.model.split("://", 1)[0] if "://" in self.model else ""
+
+    @property
+    def resource_name(self) -> str:
+        """The name of the ModelServer, its Service and its VirtualService."""
+        return RESOURCE_PREFIX + self.app_name
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """The whole validated stack configuration."""
+
+    cluster: ClusterConfig
+    namespace: str
+    environment: str
+    operator: OperatorConfig
+    istio: IstioConfig
+    storage: StorageConfig
+    fuseml: FusemlConfig
+    models: tuple[ModelConfig, ...]
+    credentials: Mapping[str, Any] = field(default_factory=dict)
+
+    def host(self, model: ModelConfig) -> str:
+        """The public host of a model's prediction route."""
+        return f"{model.app_name}.{self.istio.host_prefix}.{self.istio.domain}"
+
+    def prediction_url(self, model: ModelConfig) -> str:
+        """The TensorFlow-Serving style URL a client posts prediction requests to."""
+        return f"http://{self.host(model)}/v1/models/{model.model_name}:{model.prediction_type}"
+
+
+# --- small typed readers -------------------------------------------------------------------------------
+
+
+def _unset(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and value.strip() == "")
+
+
+def _section(raw: Mapping[str, Any], key: str) -> dict[str, Any]:
+    """Merge a config object over its defaults, refusing unknown keys (a typo must not pass silently)."""
+    defaults = DEFAULTS[key]
+    value = raw.get(key)
+    if _unset(value):
+        return dict(defaults)
+    value = _decode_object(value, key, "an object")
+    unknown = sorted(set(value) - set(defaults))
+    if unknown:
+        raise ConfigError(f"{key}.{unknown[0]}", value[unknown[0]], f"one of the keys {', '.join(defaults)}")
+    return {**defaults, **{k: v for k, v in value.items() if not _unset(v)}}
+
+
+def _decode_object(value: Any, key: str, allowed: str, context: str = "") -> Any:
+    """Accept a mapping, or JSON/YAML flow text of one (FuseML passes step inputs as strings)."""
+    decoded = value
+    if isinstance(value, str):
+        try:
+            decoded = yaml.safe_load(value)
+        except yaml.YAMLError:
+            raise ConfigError(key, value, allowed, context=context) from None
+    if not isinstance(decoded, Mapping):
+        raise ConfigError(key, value, allowed, context=context)
+    return dict(decoded)
+
+
+def _bool(value: Any, key: str, context: str = "") -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise ConfigError(key, value, "true or false", context=context)
+
+
+def _int(value: Any, key: str, minimum: int, context: str = "", allowed: str | None = None) -> int:
+    """An integer >= minimum; integral floats pass because numbers can travel as doubles."""
+    allowed = allowed or ("a positive integer" if minimum == 1 else f"an integer >= {minimum}")
+    number: int | None = None
+    if isinstance(value, bool):
+        number = None
+    elif isinstance(value, int):
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str) and re.fullmatch(r"\s*\d+\s*", value):
+        number = int(value)
+    if number is None or number < minimum:
+        raise ConfigError(key, value, allowed, context=context)
+    return number
+
+
+def _str(value: Any, key: str, pattern: re.Pattern[str], allowed: str, context: str = "") -> str:
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        raise ConfigError(key, value, allowed, context=context)
+    return value
+
+
+def _choice(value: Any, key: str, choices: tuple[str, ...], context: str = "", fold: Callable = str) -> str:
+    folded = fold(value) if isinstance(value, str) else value
+    if folded not in choices:
+        raise ConfigError(key, value, "one of " + ", ".join(choices), context=context)
+    return folded
+
+
+def _optional_str(value: Any, key: str) -> str | None:
+    if _unset(value):
+        return None
+    if not isinstance(value, str):
+        raise ConfigError(key, value, "a string")
+    return value.strip()
+
+
+# --- sections -------------------------------------------------------------------------------------------
+
+
+def _labels(value: Any, key: str) -> dict[str, str]:
+    labels = _decode_object(value, key, "a map of Kubernetes label names to values") if value else {}
+    for name, label in labels.items():
+        if not isinstance(name, str) or not _label_key_ok(name):
+            raise ConfigError(f"{key}.{name}", name, "a Kubernetes label name ([prefix/]name, 63 chars)")
+        if not isinstance(label, str) or len(label) > 63 or not _LABEL_VALUE.fullmatch(label):
+            raise ConfigError(f"{key}.{name}", label, "a Kubernetes label value (63 chars, alphanumeric ends)")
+    return {str(k): str(v) for k, v in labels.items()}
+
+
+def _label_key_ok(name: str) -> bool:
+    prefix, _, base = name.rpartition("/")
+    return (not prefix or (len(prefix) <= 253 and bool(_DNS_SUBDOMAIN.fullmatch(prefix)))) and (
+        len(base) <= 63 and bool(_LABEL_NAME.fullmatch(base))
+    )
+
+
+def _taints(value: Any, key: str) -> tuple[Taint, ...]:
+    if not isinstance(value, list):
+        raise ConfigError(key, value, "a list of {key, value, effect}")
+    taints = []
+    for i, taint in enumerate(value):
+        item = f"{key}[{i}]"
+        taint = _decode_object(taint, item, "an object {key, value, effect}")
+        if not isinstance(taint.get("key"), str) or not _label_key_ok(taint["key"]):
+            raise ConfigError(f"{item}.key", taint.get("key"), "a Kubernetes label name")
+        tvalue = taint.get("value", "")
+        if not isinstance(tvalue, str) or not _LABEL_VALUE.fullmatch(tvalue):
+            raise ConfigError(f"{item}.value", tvalue, "a Kubernetes label value")
+        effect = taint.get("effect", TAINT_EFFECTS[0])
+        effect = _choice(
+            effect, f"{item}.effect", TAINT_EFFECTS, fold=lambda s: s.upper().replace("NOSCHEDULE", "NO_SCHEDULE")
+        )
+        taints.append(Taint(taint["key"], tvalue, effect))
+    return tuple(taints)
+
+
+def _node_pool(raw: Any) -> NodePoolConfig:
+    defaults = DEFAULTS["cluster"]["node_pool"]
+    pool = _decode_object(raw, "cluster.node_pool", "an object") if not _unset(raw) else {}
+    unknown = sorted(set(pool) - set(defaults))
+    if unknown:
+        raise ConfigError(f"cluster.node_pool.{unknown[0]}", pool[unknown[0]], "one of " + ", ".join(defaults))
+    merged = {**defaults, **{k: v for k, v in pool.items() if v is not None}}
+    key = "cluster.node_pool"
+    node_count = None if merged["node_count"] is None else _int(merged["node_count"], f"{key}.node_count", 1)
+    min_nodes = None if merged["min_nodes"] is None else _int(merged["min_nodes"], f"{key}.min_nodes", 0)
+    max_nodes = None if merged["max_nodes"] is None else _int(merged["max_nodes"], f"{key}.max_nodes", 1)
+    if node_count is not None and (min_nodes is not None or max_nodes is not None):
+        raise ConfigError(key, pool, "either node_count (fixed size) or min_nodes/max_nodes (autoscaling), not both")
+    if (min_nodes is None) != (max_nodes is None):
+        raise ConfigError(key, pool, "min_nodes and max_nodes together")
+    if min_nodes is not None and max_nodes is not None and min_nodes > max_nodes:
+        raise ConfigError(f"{key}.min_nodes", min_nodes, f"at most max_nodes ({max_nodes})")
+    if node_count is None and max_nodes is None:
+        node_count = DEFAULT_NODE_COUNT
+    return NodePoolConfig(
+        name=_str(merged["name"], f"{key}.name", _DNS_LABEL, "a DNS label (lowercase letters, digits, '-')"),
+        machine_type=_str(merged["machine_type"], f"{key}.machine_type", _MACHINE_TYPE, "a GCE machine type"),
+        min_cpu_platform=_str(
+            merged["min_cpu_platform"], f"{key}.min_cpu_platform", re.compile(r".+"), "a CPU platform name"
+        ),
+        node_count=node_count,
+        min_nodes=min_nodes,
+        max_nodes=max_nodes,
+        disk_size_gb=_int(merged["disk_size_gb"], f"{key}.disk_size_gb", 10),
+        labels=_labels(merged["labels"], f"{key}.labels"),
+        taints=_taints(merged["taints"], f"{key}.taints"),
+    )
+
+
+def _cluster(raw: Mapping[str, Any]) -> ClusterConfig:
+    section = _section(raw, "cluster")
+    mode = _choice(section["mode"], "cluster.mode", CLUSTER_MODES)
+    location = _optional_str(section["location"], "cluster.location")
+    if mode == "create" and not location:
+        raise ConfigError("cluster.location", None, "a GCP zone or region (e.g. europe-central2-a) in create mode")
+    project = _optional_str(section["project"], "cluster.project")
+    if mode == "create" and not project:
+        raise ConfigError("cluster.project", None, "the GCP project that owns the cluster, in create mode")
+    return ClusterConfig(
+        mode=mode,
+        name=_str(section["name"], "cluster.name", _DNS_LABEL, "a DNS label (lowercase letters, digits, '-')"),
+        location=location,
+        project=project,
+        deletion_protection=_bool(section["deletion_protection"], "cluster.deletion_protection"),
+        node_pool=_node_pool(section["node_pool"]),
+    )
+
+
+def _istio(raw: Mapping[str, Any]) -> IstioConfig:
+    section = _section(raw, "istio")
+    domain = section["domain"]
+    if _unset(domain) or not isinstance(domain, str) or not _DNS_SUBDOMAIN.fullmatch(domain):
+        raise ConfigError("istio.domain", domain, "the DNS domain of the Istio ingress, e.g. 34.118.93.249.nip.io")
+    gateway = section["gateway"]
+    if not isinstance(gateway, str) or not all(_DNS_LABEL.fullmatch(p) for p in gateway.split("/", 1)):
+        raise ConfigError("istio.gateway", gateway, "a Gateway name, or <namespace>/<name>")
+    return IstioConfig(
+        gateway=gateway,
+        create_gateway=_bool(section["create_gateway"], "istio.create_gateway"),
+        domain=domain,
+        host_prefix=_str(section["host_prefix"], "istio.host_prefix", _DNS_LABEL, "a DNS label"),
+    )
+
+
+def _fuseml(raw: Mapping[str, Any]) -> FusemlConfig:
+    section = _section(raw, "fuseml")
+    register = _bool(section["register"], "fuseml.register")
+    url = _optional_str(section["url"], "fuseml.url")
+    if register and not (url and re.fullmatch(r"https?://[^\s/]+(/\S*)?", url)):
+        raise ConfigError("fuseml.url", url, "the FuseML server URL (http[s]://...) when fuseml.register is true")
+    timeout = section["timeout_s"]
+    if isinstance(timeout, str):
+        try:
+            timeout = float(timeout)
+        except ValueError:
+            pass
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= 300:
+        raise ConfigError("fuseml.timeout_s", section["timeout_s"], "a number of seconds in (0, 300]")
+    workflow = _optional_str(section["workflow"], "fuseml.workflow")
+    if workflow is not None and not _DNS_LABEL.fullmatch(workflow):
+        raise ConfigError("fuseml.workflow", workflow, "a workflow name (a DNS label)")
+    return FusemlConfig(url=url, workflow=workflow, register=register, timeout_s=float(timeout))
+
+
+# --- model entries --------------------------------------------------------------------------------------
+
+
+def _json_text(value: Any, key: str, allowed: str, context: str, check: Callable[[Any], bool]) -> str:
+    """Normalise an object (or its JSON text) to compact JSON text, the form the CRD wants."""
+    parsed = value
+    if isinstance(value, str):
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError:
+            raise ConfigError(key, value, allowed, context=context) from None
+    if not check(parsed):
+        raise ConfigError(key, value, allowed, context=context)
+    return json.dumps(parsed, separators=(",", ":"))
+
+
+def _plugin_config_ok(value: Any) -> bool:
+    return isinstance(value, dict) and all(
+        isinstance(k, str) and isinstance(v, str | int | float | bool) for k, v in value.items()
+    )
+
+
+def _version_policy_ok(value: Any) -> bool:
+    if not isinstance(value, dict) or len(value) != 1:
+        return False
+    (kind, body), = value.items()
+    if kind == "all":
+        return body == {}
+    if kind == "latest":
+        return isinstance(body, dict) and set(body) == {"num_versions"} and _is_int(body["num_versions"], 1)
+    if kind == "specific":
+        versions = body.get("versions") if isinstance(body, dict) else None
+        return (
+            set(body) == {"versions"}
+            and isinstance(versions, list)
+            and bool(versions)
+            and all(_is_int(v, 1) for v in versions)
+        )
+    return False
+
+
+def _is_int(value: Any, minimum: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+
+
+def _batch_size(value: Any, key: str, context: str) -> str:
+    if isinstance(value, str) and value.strip().lower() == "auto":
+        return "auto"
+    return str(_int(value, key, 1, context, allowed="a positive integer or 'auto'"))
+
+
+_SHAPE_ALLOWED = "'auto', a tuple like (1,3,224,224), or a map of input names to tuples"
+_LAYOUT_ALLOWED = "a layout like NHWC or NCHW:NHWC, or a map of input names to layouts"
+
+
+def _per_input(value: Any, key: str, context: str, allowed: str, one: Callable[[str], bool]) -> str:
+    """Shape and layout: a single value, or a map of input name to value (JSON text for the CRD)."""
+    if isinstance(value, str) and one(value.strip()):
+        return value.strip().replace(" ", "")
+    if isinstance(value, str) and value.strip().startswith("{"):
+        value = _map_text(value.strip(), key, context, allowed)
+    if isinstance(value, Mapping) and value and all(
+        isinstance(k, str) and k and isinstance(v, str) and one(v.strip()) for k, v in value.items()
+    ):
+        return json.dumps({k: v.strip().replace(" ", "") for k, v in value.items()}, separators=(",", ":"))
+    raise ConfigError(key, value, allowed, context=context)
+
+
+def _map_text(text: str, key: str, context: str, allowed: str) -> Any:
+    """Parse `{"in": "(1,3)"}` JSON, or OVMS's unquoted CLI form `{in1:(1,3,224,224),in2:(1,3,50,50)}`."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        pass
+    body = text[1:-1] if text.endswith("}") else None
+    pairs = re.findall(r"\s*([^:,{}()\s]+)\s*:\s*(\([^)]*\)|[^,]+)\s*(?:,|$)", body or "")
+    if not pairs:
+        raise ConfigError(key, text, allowed, context=context)
+    return {name: val for name, val in pairs}
+
+
+def _shape_ok(text: str) -> bool:
+    return text == "auto" or bool(_SHAPE_TUPLE.fullmatch(text))
+
+
+def _target_device(value: Any, key: str, context: str) -> str:
+    allowed = f"one of {', '.join(BASE_DEVICES)}, or MULTI:/HETERO: followed by a comma list of them"
+    if not isinstance(value, str):
+        raise ConfigError(key, value, allowed, context=context)
+    text = value.strip().upper()
+    if text in BASE_DEVICES:
+        return text
+    kind, _, devices = text.partition(":")
+    names = devices.split(",") if devices else []
+    if kind in DEVICE_LISTS and names and all(d in BASE_DEVICES and d != "AUTO" for d in names):
+        return text
+    raise ConfigError(key, value, allowed, context=context)
+
+
+def _quantity(value: Any, key: str, context: str, integer: bool = False) -> str:
+    text = format(value, "g") if isinstance(value, int | float) and not isinstance(value, bool) else value
+    pattern = re.compile(r"^\d+$") if integer else _QUANTITY
+    if not isinstance(text, str) or not pattern.fullmatch(text.strip()):
+        allowed = "a whole number (extended resources)" if integer else "a Kubernetes quantity like 500m, 2, 1Gi"
+        raise ConfigError(key, value, allowed, context=context)
+    return text.strip()
+
+
+#: Resource names the ModelServer CRD can carry; any other name is an extended device resource.
+CORE_RESOURCES = ("cpu", "memory")
+
+
+def _resource_map(value: Any, key: str, context: str) -> dict[str, str]:
+    mapping = _decode_object(value, key, "a map of resource names to Kubernetes quantities", context)
+    result = {}
+    for name, qty in mapping.items():
+        if not isinstance(name, str) or not _label_key_ok(name):
+            raise ConfigError(f"{key}.{name}", name, "a resource name like cpu, memory, gpu.intel.com/i915", context=context)
+        result[name] = _quantity(qty, f"{key}.{name}", context, integer=name not in CORE_RESOURCES)
+    extended = [n for n in result if n not in CORE_RESOURCES]
+    if len(extended) > 1:
+        raise ConfigError(key, mapping, "at most one extended device resource (the CRD has one xpu_device)", context=context)
+    return result
+
+
+def _resources(entry: Mapping[str, Any], context: str, prefix: str) -> tuple[dict[str, str], dict[str, str]]:
+    """Requests and limits; limits default to the requests (Guaranteed QoS keeps OVMS latency steady)."""
+    resources = entry["resources"]
+    key = f"{prefix}.resources"
+    resources = _decode_object(resources, key, "an object {requests: {...}, limits: {...}}", context)
+    unknown = sorted(set(resources) - {"requests", "limits"})
+    if unknown:
+        raise ConfigError(f"{key}.{unknown[0]}", resources[unknown[0]], "requests or limits", context=context)
+    requests = {**MODEL_DEFAULTS["resources"]["requests"]}
+    if not _unset(resources.get("requests")):
+        requests.update(_resource_map(resources["requests"], f"{key}.requests", context))
+    limits = dict(requests)
+    if not _unset(resources.get("limits")):
+        limits.update(_resource_map(resources["limits"], f"{key}.limits", context))
+    if not _unset(entry.get("resources_limits")):
+        limits.update(_resource_map(entry["resources_limits"], f"{prefix}.resources_limits", context))
+    for name in CORE_RESOURCES:
+        if _quantity_value(requests[name]) > _quantity_value(limits[name]):
+            raise ConfigError(
+                f"{key}.limits.{name}", limits[name], f"at least the request ({requests[name]})", context=context
+            )
+    return requests, limits
+
+
+_SUFFIX = {
+    "m": 1e-3, "": 1, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18,
+    "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
+}
+
+
+def _quantity_value(text: str) -> float:
+    """The numeric value of a Kubernetes quantity (validated beforehand)."""
+    match = re.fullmatch(r"(\d+(?:\.\d*)?|\.\d+)(.*)", text)
+    assert match is not None
+    number, suffix = match.groups()
+    if suffix[:1] in ("e", "E"):
+        return float(number + suffix)
+    return float(number) * _SUFFIX[suffix]
+
+
+def _model_url(value: Any, key: str, context: str) -> str:
+    allowed = "an s3://, gs://, azure:// or az:// URL with a bucket, or an absolute local path"
+    if not isinstance(value, str):
+        raise ConfigError(key, value, allowed, context=context)
+    text = value.strip()
+    if text.startswith("/") and "://" not in text:
+        return text
+    scheme, sep, rest = text.partition("://")
+    if not sep or scheme.lower() not in STORAGE_TYPES or not scheme or not re.fullmatch(r"[^/\s]+(/\S*)?", rest):
+        raise ConfigError(key, value, allowed, context=context)
+    return f"{scheme.lower()}://{rest}"
+
+
+def _model(entry: Any, index: int) -> ModelConfig:
+    prefix = f"models[{index}]"
+    if not isinstance(entry, Mapping):
+        raise ConfigError(prefix, entry, "an object with at least app_name and model")
+    app_name = entry.get("app_name")
+    context = f"app {app_name!r}" if isinstance(app_name, str) and app_name else ""
+    allowed_keys = (*MODEL_REQUIRED, *MODEL_DEFAULTS)
+    unknown = sorted(set(entry) - set(allowed_keys))
+    if unknown:
+        raise ConfigError(
+            f"{prefix}.{unknown[0]}", entry[unknown[0]], "one of the keys " + ", ".join(allowed_keys), context=context
+        )
+    if _unset(app_name):
+        raise ConfigError(f"{prefix}.app_name", app_name, "a DNS label naming the FuseML application (required)")
+    if not isinstance(app_name, str) or len(app_name) > MAX_APP_NAME or not _DNS_LABEL.fullmatch(app_name):
+        raise ConfigError(
+            f"{prefix}.app_name",
+            app_name,
+            f"lowercase letters, digits and '-', starting and ending alphanumeric, at most {MAX_APP_NAME} chars "
+            f"(it names the Kubernetes objects {RESOURCE_PREFIX}<app_name>)",
+        )
+    if _unset(entry.get("model")):
+        raise ConfigError(f"{prefix}.model", entry.get("model"), "the model URL (required)", context=context)
+    merged = {**MODEL_DEFAULTS, **{k: v for k, v in entry.items() if not _unset(v)}}
+
+    def opt(name: str, convert: Callable[[Any, str, str], Any]) -> Any:
+        return None if _unset(merged[name]) else convert(merged[name], f"{prefix}.{name}", context)
+
+    tag = merged["ovms_image_tag"]
+    if not isinstance(tag, str) or not _IMAGE_TAG.fullmatch(tag) or tag.lower() == "latest":
+        raise ConfigError(f"{prefix}.ovms_image_tag", tag, "a pinned image tag such as 2024.0 (not latest)", context=context)
+    model_name = merged["model_name"]
+    if not isinstance(model_name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", model_name):
+        raise ConfigError(f"{prefix}.model_name", model_name, "letters, digits, '_', '.', '-'", context=context)
+    requests, limits = _resources(merged, context, prefix)
+    return ModelConfig(
+        app_name=app_name,
+        model=_model_url(merged["model"], f"{prefix}.model", context),
+        model_name=model_name,
+        ovms_image_tag=tag,
+        loglevel=_choice(merged["loglevel"], f"{prefix}.loglevel", LOG_LEVELS, context, fold=str.upper),
+        nireq=opt("nireq", lambda v, k, c: _int(v, k, 1, c)),
+        plugin_config=opt(
+            "plugin_config",
+            lambda v, k, c: _json_text(v, k, "a JSON object of plugin keys to values", c, _plugin_config_ok),
+        ),
+        batch_size=opt("batch_size", _batch_size),
+        shape=opt("shape", lambda v, k, c: _per_input(v, k, c, _SHAPE_ALLOWED, _shape_ok)),
+        target_device=_target_device(merged["target_device"], f"{prefix}.target_device", context),
+        layout=opt("layout", lambda v, k, c: _per_input(v, k, c, _LAYOUT_ALLOWED, lambda t: bool(_LAYOUT.fullmatch(t)))),
+        model_version_policy=opt(
+            "model_version_policy",
+            lambda v, k, c: _json_text(
+                v,
+                k,
+                '{"all": {}}, {"latest": {"num_versions": N}} or {"specific": {"versions": [N, ...]}}',
+                c,
+                _version_policy_ok,
+            ),
+        ),
+        replicas=_int(merged["replicas"], f"{prefix}.replicas", 1, context),
+        requests=requests,
+        limits=limits,
+        prediction_type=_choice(merged["prediction_type"], f"{prefix}.prediction_type", PREDICTION_TYPES, context, fold=str.lower),
+        adopt=_bool(merged["adopt"], f"{prefix}.adopt", context),
+    )
+
+
+def _check_storage(models: tuple[ModelConfig, ...], storage: StorageConfig, secrets: Mapping[str, Any]) -> None:
+    """Refuse models whose storage cannot be reached with what is configured."""
+    for index, model in enumerate(models):
+        context = f"app {model.app_name!r}"
+        if model.storage_scheme == "s3" and not all(
+            secrets.get(k) is not None for k in ("aws_access_key_id", "aws_secret_access_key")
+        ):
+            raise ConfigError(
+                f"models[{index}].model",
+                model.model,
+                "an s3:// URL only with S3 credentials: pulumi config set --secret "
+                f"{NAMESPACE}:aws_access_key_id ... and {NAMESPACE}:aws_secret_access_key ...",
+                context=context,
+            )
+        if model.storage_scheme == "" and not storage.models_volume_claim:
+            raise ConfigError(
+                f"models[{index}].model",
+                model.model,
+                "a local path only with storage.models_volume_claim (the PVC mounted at /models)",
+                context=context,
+            )
+
+
+def parse(raw: Mapping[str, Any], secrets: Mapping[str, Any] | None = None) -> StackConfig:
+    """Validate the raw stack settings (keys without the namespace) into a StackConfig, or raise ConfigError."""
+    secrets = {k: v for k, v in (secrets or {}).items() if v is not None}
+    known = (*DEFAULTS, "models", *SECRET_KEYS)
+    for key in raw:
+        if key not in known:
+            raise ConfigError(key, "…", "one of the keys " + ", ".join(known))
+        if key in SECRET_KEYS:
+            raise ConfigError(key, "<hidden>", f"a secret: pulumi config set --secret {NAMESPACE}:{key}")
+    namespace = raw.get("namespace") or DEFAULTS["namespace"]
+    if not isinstance(namespace, str) or len(namespace) > 63 or not _DNS_LABEL.fullmatch(namespace):
+        raise ConfigError("namespace", namespace, "a Kubernetes namespace name (DNS label)")
+    operator = _section(raw, "operator")
+    storage_section = _section(raw, "storage")
+    storage = StorageConfig(
+        s3_endpoint=_optional_str(storage_section["s3_endpoint"], "storage.s3_endpoint"),
+        aws_region=_optional_str(storage_section["aws_region"], "storage.aws_region"),
+        models_volume_claim=_optional_str(storage_section["models_volume_claim"], "storage.models_volume_claim"),
+    )
+    models_raw = raw.get("models")
+    if isinstance(models_raw, str):
+        models_raw = yaml.safe_load(models_raw)
+    if not isinstance(models_raw, list) or not models_raw:
+        raise ConfigError("models", models_raw, "a non-empty list of model entries (app_name, model, ...)")
+    models = tuple(_model(entry, i) for i, entry in enumerate(models_raw))
+    seen: dict[str, int] = {}
+    for i, model in enumerate(models):
+        if model.app_name in seen:
+            raise ConfigError(
+                f"models[{i}].app_name", model.app_name, f"a name not already used by models[{seen[model.app_name]}]"
+            )
+        seen[model.app_name] = i
+    _check_storage(models, storage, secrets)
+    return StackConfig(
+        cluster=_cluster(raw),
+        namespace=namespace,
+        environment=_choice(raw.get("environment") or DEFAULTS["environment"], "environment", ENVIRONMENTS),
+        operator=OperatorConfig(
+            install=_bool(operator["install"], "operator.install"),
+            version=_str(operator["version"], "operator.version", _VERSION, "a pinned release like 1.2.0"),
+            namespace=_str(operator["namespace"], "operator.namespace", _DNS_LABEL, "a namespace name"),
+        ),
+        istio=_istio(raw),
+        storage=storage,
+        fuseml=_fuseml(raw),
+        models=models,
+        credentials=secrets,
+    )
+
+
+#: Keys read with `get_object` (structured values); the rest are plain strings.
+OBJECT_KEYS = ("cluster", "operator", "istio", "storage", "fuseml", "models")
+
+
+def load() -> StackConfig:
+    """Read and validate the `fuseml-serving` stack config of the running Pulumi program."""
+    import pulumi
+
+    config = pulumi.Config(NAMESPACE)
+    raw: dict[str, Any] = {}
+    for key in (*DEFAULTS, "models"):
+        value = config.get_object(key) if key in OBJECT_KEYS else config.get(key)
+        if value is not None:
+            raw[key] = value
+    secrets = {key: config.get_secret(key) for key in SECRET_KEYS}
+    return parse(raw, secrets)

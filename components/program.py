@@ -1,0 +1,226 @@
+"""The whole stack, built from a validated StackConfig.
+
+`pulumi up` (through __main__.py), the FuseML workflow step (Automation API) and the offline review all
+call `build`, so they plan exactly the same resources.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.cluster import POOL_LABEL, GkeCluster
+from components.config import ModelConfig, StackConfig
+from components.model_server import GCS_SECRET_KEY, GCS_SECRET_NAME, REST_PORT, ModelServer
+from components.operator import OvmsOperator
+from components.route import API_VERSION as ISTIO_API_VERSION
+from components.route import PredictionRoute
+
+MANAGED_BY = {"app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/part-of": "fuseml-serving"}
+
+
+def build(cfg: StackConfig) -> dict[str, Any]:
+    """Register every resource of the stack and return its outputs (the caller exports them)."""
+    project, stack = pulumi.get_project(), pulumi.get_stack()
+    outputs: dict[str, Any] = {}
+    if cfg.cluster.create:
+        cluster = _cluster(cfg)
+        provider = cluster.provider
+        outputs.update(cluster_name=cluster.cluster_name, kubeconfig=cluster.kubeconfig)
+    else:
+        # No kubeconfig: the provider uses the ambient KUBECONFIG/current context, or in-cluster credentials.
+        provider = k8s.Provider("kubernetes")
+    k8s_opts = pulumi.ResourceOptions(provider=provider)
+    prerequisites: list[Any] = []
+    if cfg.cluster.create:
+        # A fresh cluster has no namespace for the servers; an existing one (FuseML installed) already does.
+        prerequisites.append(
+            k8s.core.v1.Namespace(
+                "namespace", metadata={"name": cfg.namespace, "labels": dict(MANAGED_BY)}, opts=k8s_opts
+            )
+        )
+    if cfg.operator.install:
+        operator = OvmsOperator(
+            "ovms-operator",
+            {"version": cfg.operator.version, "namespace": cfg.operator.namespace},
+            opts=pulumi.ResourceOptions(providers=[provider]),
+        )
+        prerequisites.append(operator.ready)
+    if cfg.credentials.get("gcs_credentials") is not None and any(m.storage_scheme == "gs" for m in cfg.models):
+        prerequisites.append(
+            k8s.core.v1.Secret(
+                "gcs-credentials",
+                metadata={"name": GCS_SECRET_NAME, "namespace": cfg.namespace, "labels": dict(MANAGED_BY)},
+                string_data={GCS_SECRET_KEY: cfg.credentials["gcs_credentials"]},
+                opts=pulumi.ResourceOptions(provider=provider, depends_on=_all(prerequisites)),
+            )
+        )
+    ready = _all(prerequisites)
+    gateway = _gateway(cfg, provider, ready)
+    workflow = cfg.fuseml.workflow or f"{project}-{stack}"
+    urls: dict[str, str] = {}
+    for model in cfg.models:
+        urls[model.app_name] = _serve(cfg, model, provider, ready, gateway, workflow, f"{project}/{stack}")
+    outputs["prediction_urls"] = urls
+    if len(urls) == 1:
+        outputs["prediction_url"] = next(iter(urls.values()))
+    return outputs
+
+
+def _cluster(cfg: StackConfig) -> GkeCluster:
+    pool = cfg.cluster.node_pool
+    return GkeCluster(
+        "gke",
+        {
+            "name": cfg.cluster.name,
+            "project": cfg.cluster.project,
+            "location": cfg.cluster.location,
+            "deletion_protection": cfg.cluster.deletion_protection,
+            "pool_name": pool.name,
+            "machine_type": pool.machine_type,
+            "min_cpu_platform": pool.min_cpu_platform,
+            "node_count": pool.node_count,
+            "min_nodes": pool.min_nodes,
+            "max_nodes": pool.max_nodes,
+            "disk_size_gb": pool.disk_size_gb,
+            "labels": pool_labels(cfg),
+            "taints": [{"key": t.key, "value": t.value, "effect": t.effect} for t in pool.taints],
+        },
+    )
+
+
+def pool_labels(cfg: StackConfig) -> dict[str, str]:
+    """Labels of the serving nodes; in existing mode, the labels the user says their Intel nodes carry."""
+    labels = dict(cfg.cluster.node_pool.labels)
+    if cfg.cluster.create:
+        labels[POOL_LABEL] = cfg.cluster.node_pool.name
+    return labels
+
+
+def node_affinity(cfg: StackConfig) -> dict[str, Any] | None:
+    """Required affinity to the serving pool; the CR has no tolerations, so affinity is what pins servers."""
+    labels = pool_labels(cfg)
+    if not labels:
+        return None
+    expressions = [{"key": k, "operator": "In", "values": [v]} for k, v in sorted(labels.items())]
+    return {
+        "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{"matchExpressions": expressions}]}
+    }
+
+
+def gateway_ref(cfg: StackConfig) -> tuple[str, str]:
+    """(namespace, name) of the Gateway; a bare name lives in the servers' namespace."""
+    namespace, _, name = cfg.istio.gateway.rpartition("/")
+    return namespace or cfg.namespace, name
+
+
+def _gateway(cfg: StackConfig, provider: k8s.Provider, ready: pulumi.Output[Any]) -> pulumi.Resource | None:
+    if not cfg.istio.create_gateway:
+        return None
+    namespace, name = gateway_ref(cfg)
+    return k8s.apiextensions.CustomResource(
+        "istio-gateway",
+        api_version=ISTIO_API_VERSION,
+        kind="Gateway",
+        metadata={"name": name, "namespace": namespace, "labels": dict(MANAGED_BY)},
+        spec={
+            "selector": {"istio": "ingressgateway"},
+            "servers": [
+                {
+                    "port": {"number": 80, "name": "http", "protocol": "HTTP"},
+                    "hosts": [f"*.{cfg.istio.host_prefix}.{cfg.istio.domain}"],
+                }
+            ],
+        },
+        opts=pulumi.ResourceOptions(provider=provider, depends_on=ready),
+    )
+
+
+def _all(prerequisites: list[Any]) -> pulumi.Output[list[pulumi.Resource]]:
+    """One dependency list from resources and outputs of resource lists (the operator's install)."""
+    return pulumi.Output.all(*prerequisites).apply(
+        lambda items: [r for item in items for r in (item if isinstance(item, list) else [item])]
+    )
+
+
+def labels(cfg: StackConfig, model: ModelConfig, workflow: str) -> dict[str, str]:
+    """Labels of a model's objects: the original step's fuseml/* labels plus ownership and environment."""
+    return {
+        "fuseml/app-name": model.app_name,
+        "fuseml/workflow": workflow,
+        "fuseml-serving/environment": cfg.environment,
+        **MANAGED_BY,
+    }
+
+
+def _serve(
+    cfg: StackConfig,
+    model: ModelConfig,
+    provider: k8s.Provider,
+    ready: pulumi.Output[Any],
+    gateway: pulumi.Resource | None,
+    workflow: str,
+    owner: str,
+) -> str:
+    """Register one model's server, route and FuseML application; return its prediction URL."""
+    common = labels(cfg, model, workflow)
+    server = ModelServer(
+        model.app_name,
+        {
+            "namespace": cfg.namespace,
+            "model": model,
+            "storage": cfg.storage,
+            "credentials": cfg.credentials,
+            "labels": common,
+            "node_affinity": node_affinity(cfg),
+        },
+        opts=pulumi.ResourceOptions(providers=[provider], depends_on=ready),
+    )
+    gw_namespace, gw_name = gateway_ref(cfg)
+    route = PredictionRoute(
+        model.app_name,
+        {
+            "name": model.resource_name,
+            "namespace": cfg.namespace,
+            "host": cfg.host(model),
+            "gateway": f"{gw_namespace}/{gw_name}",
+            "destination": server.service_host,
+            "port": REST_PORT,
+            "labels": common,
+        },
+        opts=pulumi.ResourceOptions(providers=[provider], depends_on=[server, *([gateway] if gateway else [])]),
+    )
+    url = cfg.prediction_url(model)
+    if cfg.fuseml.register:
+        _register(cfg, model, url, workflow, owner, [server, route])
+    return url
+
+
+def _register(
+    cfg: StackConfig, model: ModelConfig, url: str, workflow: str, owner: str, depends_on: list[pulumi.Resource]
+) -> None:
+    # Imported here so a stack that never registers does not load the dynamic provider machinery.
+    from fuseml.provider import Application
+
+    Application(
+        f"{model.app_name}-app",
+        {
+            "server_url": cfg.fuseml.url,
+            "name": model.app_name,
+            "type": "predictor",
+            "description": f"OVMS service deployed for {model.model}",
+            "url": url,
+            "workflow": workflow,
+            "owner": owner,
+            "k8s_namespace": cfg.namespace,
+            "k8s_resources": [
+                {"name": model.resource_name, "kind": "ModelServer"},
+                {"name": model.resource_name, "kind": "VirtualService"},
+            ],
+            "adopt": model.adopt,
+            "timeout_s": cfg.fuseml.timeout_s,
+        },
+        opts=pulumi.ResourceOptions(depends_on=depends_on),
+    )

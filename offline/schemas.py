@@ -1,0 +1,93 @@
+"""Validate planned Kubernetes objects: custom resources against upstream CRDs, built-ins against the API.
+
+Custom resources are checked strictly against the CRDs kept in the shared reference folder: every object
+schema that lists its properties refuses unknown ones (even where the CRD preserves unknown fields, so a
+misspelt spec key is caught), `nullable` and int-or-string are translated to JSON Schema. Built-in kinds
+go through the `kubernetes-validate` package in strict mode.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+#: The Kubernetes release whose API the built-in objects are checked against.
+KUBERNETES_VERSION = "1.33.0"
+
+#: CRD file for each custom (apiVersion group, kind) the program creates.
+CRD_FILES = {
+    ("intel.com", "ModelServer"): "intel.com_model_servers.yaml",
+    ("networking.istio.io", "VirtualService"): "virtualservices.networking.istio.io.yaml",
+    ("networking.istio.io", "Gateway"): "gateways.networking.istio.io.yaml",
+}
+
+
+def shared_dir() -> Path:
+    """The shared reference folder: $FUSEML_SERVING_SHARED, or `shared/` beside the repository."""
+    env = os.environ.get("FUSEML_SERVING_SHARED")
+    return Path(env) if env else Path(__file__).resolve().parents[2] / "shared"
+
+
+def crd_dir() -> Path:
+    """Where the upstream CRDs are."""
+    return shared_dir() / "reference" / "crds"
+
+
+def strict(schema: Any) -> Any:
+    """An OpenAPI v3 (CRD) schema as strict JSON Schema."""
+    if isinstance(schema, list):
+        return [strict(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    result = {k: strict(v) for k, v in schema.items() if not k.startswith("x-kubernetes-") and k != "nullable"}
+    if schema.get("x-kubernetes-int-or-string"):
+        result.pop("type", None)
+        result["anyOf"] = [{"type": "integer"}, {"type": "string"}]
+    if schema.get("nullable") and "type" in result:
+        result["type"] = [result["type"], "null"]
+    if "properties" in schema and "additionalProperties" not in schema:
+        result["additionalProperties"] = False
+    return result
+
+
+@functools.cache
+def crd_schema(file_name: str, version: str, directory: str | None = None) -> dict[str, Any]:
+    """The strict schema of one served version of a CRD file."""
+    path = Path(directory) if directory else crd_dir()
+    document = yaml.safe_load((path / file_name).read_text())
+    for served in document["spec"]["versions"]:
+        if served["name"] == version:
+            schema = strict(served["schema"]["openAPIV3Schema"])
+            # The API server owns apiVersion, kind and metadata; some CRDs (Istio's) do not list them.
+            schema["properties"].update(
+                apiVersion={"type": "string"}, kind={"type": "string"}, metadata={"type": "object"}
+            )
+            return schema
+    raise KeyError(f"{file_name} does not serve version {version}")
+
+
+def validate(obj: Mapping[str, Any], crd_directory: Path | None = None) -> list[str]:
+    """Problems with one Kubernetes object (empty when valid)."""
+    group, _, version = str(obj.get("apiVersion", "")).rpartition("/")
+    kind = obj.get("kind")
+    crd_file = CRD_FILES.get((group, kind))
+    if crd_file:
+        schema = crd_schema(crd_file, version, str(crd_directory) if crd_directory else None)
+        validator = jsonschema.Draft7Validator(schema)
+        return [
+            f"{kind} {'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}"
+            for e in sorted(validator.iter_errors(dict(obj)), key=lambda e: list(map(str, e.absolute_path)))
+        ]
+    import kubernetes_validate
+
+    try:
+        kubernetes_validate.validate(dict(obj), KUBERNETES_VERSION, strict=True)
+    except kubernetes_validate.ValidationError as error:
+        return [f"{kind} {'/'.join(map(str, error.path))}: {error.message}"]
+    return []

@@ -1,0 +1,62 @@
+"""`python -m step`: the FuseML OVMS predictor step, deploying the fuseml-serving stack of one application.
+
+Order of work, so the cheapest failure is reported first: read the step inputs (`step.inputs`, which
+documents every environment variable) and name the application (`step.naming`); validate them with the
+core's own `parse`; check the state backend and passphrase; check the Pulumi CLI; then create or select the
+application's stack, set its config (credentials as secrets) and run `up` (`step.runner`), streaming the
+engine output through a redactor; finally write the prediction URL to `/tekton/results/$TASK_RESULT`
+(directory overridable with `FUSEML_SERVING_RESULTS_DIR`), without a trailing newline.
+
+Exit codes: 0 deployed; 2 bad input or an unprepared container (no backend, passphrase, CLI or plugin),
+nothing deployed; 1 the deploy failed or the stack stayed locked. Failures print one `error:` line.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import traceback
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TextIO
+
+from step import inputs as step_inputs
+from step.errors import StepError
+from step.redact import Redactor
+from step.runner import Boundary, Console, default_factory, deploy
+
+
+def main(
+    env: Mapping[str, str] | None = None,
+    workdir: Path | None = None,
+    boundary: Boundary | None = None,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+) -> int:
+    """Run the step and return its exit code; every argument defaults to the real process and machine."""
+    env = dict(os.environ if env is None else env)
+    console = Console(Redactor.from_env(env), out or sys.stdout, err or sys.stderr)
+    try:
+        inputs = step_inputs.read(env, workdir or Path.cwd())
+        console.redact.add(*inputs.secrets.values())
+        step_inputs.validate(inputs)
+        url = deploy(inputs, env, boundary or Boundary(which=shutil.which, factory=default_factory), console)
+    except StepError as failure:
+        console.error(f"error: {one_line(str(failure))}")
+        return failure.exit_code
+    except Exception:
+        # A bug, not a user error: keep the traceback for the report, but it may quote values, so redact it.
+        console.error(traceback.format_exc())
+        return 1
+    console.info(f"prediction URL: {url}")
+    return 0
+
+
+def one_line(text: str) -> str:
+    """Fold a message onto one line, so the workflow log shows exactly one error line."""
+    return " ".join(part.strip() for part in text.splitlines() if part.strip())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

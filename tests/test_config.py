@@ -1,0 +1,251 @@
+"""Stack config validation: defaults, conversions to CRD types, and every bad input with its message."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from components.config import DEFAULTS, MODEL_DEFAULTS, ConfigError, parse
+
+DOMAIN = "example.nip.io"
+
+
+def raw(*models: dict[str, Any], **top: Any) -> dict[str, Any]:
+    """A minimal valid stack config with these model entries."""
+    entries = list(models) or [{"app_name": "resnet", "model": "gs://bucket/resnet"}]
+    return {"istio": {"domain": DOMAIN}, "fuseml": {"register": False}, "models": entries, **top}
+
+
+def model(**overrides: Any) -> dict[str, Any]:
+    return {"app_name": "resnet", "model": "gs://bucket/resnet", **overrides}
+
+
+def leaves(value: Any) -> list[Any]:
+    """Every value inside a nested value (the message may name the innermost offending one)."""
+    if isinstance(value, dict):
+        return [value, *(leaf for v in value.values() for leaf in leaves(v))]
+    return [value]
+
+
+def error(config: dict[str, Any], secrets: dict[str, Any] | None = None) -> str:
+    with pytest.raises(ConfigError) as caught:
+        parse(config, secrets)
+    return str(caught.value)
+
+
+def test_defaults_apply_once_and_in_crd_types() -> None:
+    cfg = parse(raw())
+    (m,) = cfg.models
+    assert cfg.namespace == DEFAULTS["namespace"]
+    assert cfg.cluster.mode == "existing" and cfg.cluster.node_pool.node_count == 2
+    assert cfg.cluster.node_pool.machine_type == "n2-standard-4"
+    assert cfg.cluster.node_pool.min_cpu_platform == "Intel Cascade Lake"
+    assert (m.model_name, m.ovms_image_tag, m.target_device) == ("default", MODEL_DEFAULTS["ovms_image_tag"], "CPU")
+    assert m.requests == {"cpu": "1", "memory": "1Gi"} and m.limits == m.requests
+    assert cfg.prediction_url(m) == f"http://resnet.ovms.{DOMAIN}/v1/models/default:predict"
+
+
+def test_fuseml_step_strings_are_accepted() -> None:
+    """FuseML hands every step input over as a string; "" means unset."""
+    (m,) = parse(
+        raw(
+            model(
+                nireq="4",
+                replicas="2",
+                batch_size="auto",
+                resources='{"requests": {"cpu": 1}}',
+                resources_limits="{nvidia.com/gpu: 1}",
+                plugin_config='{"CPU_THROUGHPUT_STREAMS":"1"}',
+                model_version_policy='{"latest": { "num_versions":1 }}',
+                shape="{in1:(1,3,224,224),in2:(1,3,50,50)}",
+                layout="",
+                loglevel="debug",
+                prediction_type="Classify",
+                adopt="false",
+            )
+        )
+    ).models
+    assert (m.nireq, m.replicas, m.batch_size, m.layout, m.loglevel) == (4, 2, "auto", None, "DEBUG")
+    assert m.requests == {"cpu": "1", "memory": "1Gi"}
+    assert m.limits == {"cpu": "1", "memory": "1Gi", "nvidia.com/gpu": "1"}
+    assert json.loads(m.plugin_config) == {"CPU_THROUGHPUT_STREAMS": "1"}
+    assert json.loads(m.model_version_policy) == {"latest": {"num_versions": 1}}
+    assert json.loads(m.shape) == {"in1": "(1,3,224,224)", "in2": "(1,3,50,50)"}
+    assert m.prediction_type == "classify" and m.adopt is False
+
+
+@pytest.mark.parametrize(
+    ("entry", "value_shown", "allowed"),
+    [
+        ({"shape": "(1,3,224,224)"}, None, None),
+        ({"shape": "auto"}, None, None),
+        ({"shape": {"in1": "(1,3,224,224)", "in2": "(1, 3, 50, 50)"}}, None, None),
+        ({"layout": "NCHW:NHWC"}, None, None),
+        ({"layout": {"input": "NHWC"}}, None, None),
+        ({"target_device": "MULTI:MYRIAD,CPU"}, None, None),
+        ({"target_device": "hetero:GPU,CPU"}, None, None),
+        ({"target_device": "AUTO"}, None, None),
+        ({"model_version_policy": {"specific": {"versions": [1, 3]}}}, None, None),
+        ({"model_version_policy": {"all": {}}}, None, None),
+        ({"batch_size": 16}, None, None),
+        ({"model": "s3://bucket/model"}, None, None),
+        ({"model": "az://container/model"}, None, None),
+        ({"model": "azure://container/model"}, None, None),
+    ],
+)
+def test_accepted_forms(entry: dict[str, Any], value_shown: Any, allowed: Any) -> None:
+    secrets = {"aws_access_key_id": "id", "aws_secret_access_key": "key"}
+    assert parse(raw(model(**entry)), secrets).models[0].app_name == "resnet"
+
+
+BAD_MODELS = [
+    # (entry, key named in the message, text of what is allowed)
+    ({"app_name": None}, "models[0].app_name", "required"),
+    ({"model": ""}, "models[0].model", "the model URL (required)"),
+    ({"model": "http://host/model"}, "models[0].model", "s3://, gs://, azure:// or az://"),
+    ({"model": "models/resnet"}, "models[0].model", "absolute local path"),
+    ({"model": "gs://"}, "models[0].model", "with a bucket"),
+    ({"nireq": 0}, "models[0].nireq", "a positive integer"),
+    ({"nireq": "four"}, "models[0].nireq", "a positive integer"),
+    ({"nireq": 1.5}, "models[0].nireq", "a positive integer"),
+    ({"nireq": True}, "models[0].nireq", "a positive integer"),
+    ({"batch_size": 0}, "models[0].batch_size", "a positive integer or 'auto'"),
+    ({"batch_size": "huge"}, "models[0].batch_size", "a positive integer or 'auto'"),
+    ({"shape": "(1,3,a,224)"}, "models[0].shape", "a tuple like (1,3,224,224)"),
+    ({"shape": "1,3,224,224"}, "models[0].shape", "'auto'"),
+    ({"shape": {"in1": "square"}}, "models[0].shape", "a map of input names to tuples"),
+    ({"layout": "NHWCX"}, "models[0].layout", "a layout like NHWC or NCHW:NHWC"),
+    ({"layout": "N:C:H"}, "models[0].layout", "a layout like NHWC"),
+    ({"target_device": "TPU"}, "models[0].target_device", "one of CPU, GPU, MYRIAD, HDDL, AUTO"),
+    ({"target_device": "MULTI:"}, "models[0].target_device", "MULTI:/HETERO:"),
+    ({"target_device": "MULTI:TPU,CPU"}, "models[0].target_device", "MULTI:/HETERO:"),
+    ({"plugin_config": "[1, 2]"}, "models[0].plugin_config", "a JSON object"),
+    ({"plugin_config": "{not json"}, "models[0].plugin_config", "a JSON object"),
+    ({"plugin_config": {"NUM_STREAMS": [1]}}, "models[0].plugin_config", "a JSON object"),
+    ({"model_version_policy": {"newest": {}}}, "models[0].model_version_policy", '{"all": {}}'),
+    ({"model_version_policy": {"latest": {"num_versions": 0}}}, "models[0].model_version_policy", "latest"),
+    ({"model_version_policy": '{"specific": {"versions": []}}'}, "models[0].model_version_policy", "specific"),
+    (
+        {"model_version_policy": {"all": {}, "latest": {"num_versions": 1}}},
+        "models[0].model_version_policy",
+        "specific",
+    ),
+    ({"prediction_type": "explain"}, "models[0].prediction_type", "one of predict, classify, regress"),
+    ({"resources": {"requests": {"cpu": "fast"}}}, "models[0].resources.requests.cpu", "a Kubernetes quantity"),
+    ({"resources": {"limits": {"memory": "-1Gi"}}}, "models[0].resources.limits.memory", "a Kubernetes quantity"),
+    ({"resources": "[1]"}, "models[0].resources", "an object {requests"),
+    ({"resources": {"request": {}}}, "models[0].resources.request", "requests or limits"),
+    ({"resources_limits": {"gpu.intel.com/i915": "0.5"}}, "models[0].resources_limits.gpu.intel.com/i915", "whole"),
+    (
+        {"resources": {"requests": {"cpu": "2"}, "limits": {"cpu": "1"}}},
+        "models[0].resources.limits.cpu",
+        "at least the request (2)",
+    ),
+    ({"app_name": "ResNet"}, "models[0].app_name", "lowercase letters, digits and '-'"),
+    ({"app_name": "resnet_50"}, "models[0].app_name", "lowercase letters"),
+    ({"app_name": "-resnet"}, "models[0].app_name", "starting and ending alphanumeric"),
+    ({"app_name": "a" * 59}, "models[0].app_name", "at most 58 chars"),
+    ({"ovms_image_tag": "latest"}, "models[0].ovms_image_tag", "a pinned image tag"),
+    ({"ovms_image_tag": "Latest"}, "models[0].ovms_image_tag", "not latest"),
+    ({"ovms_image_tag": "2024.0 beta"}, "models[0].ovms_image_tag", "a pinned image tag"),
+    ({"replicas": 0}, "models[0].replicas", "a positive integer"),
+    ({"loglevel": "LOUD"}, "models[0].loglevel", "one of TRACE, DEBUG, INFO, WARNING, ERROR"),
+    ({"adopt": "maybe"}, "models[0].adopt", "true or false"),
+    ({"nirq": 4}, "models[0].nirq", "one of the keys app_name, model"),
+]
+
+
+@pytest.mark.parametrize(("entry", "key", "allowed"), BAD_MODELS, ids=[k + ":" + a for _, k, a in BAD_MODELS])
+def test_bad_model_entry_names_model_key_value_and_allowed(entry: dict[str, Any], key: str, allowed: str) -> None:
+    message = error(raw(model(**entry)))
+    assert message.startswith(f"fuseml-serving:{key}")
+    assert allowed in message
+    value = next(iter(entry.values()))
+    shown = {"got nothing" if value is None else f"got {value!r}"[:100]} | {f"got {v!r}" for v in leaves(value)}
+    assert any(s in message for s in shown) or value == ""
+    if "app_name" not in entry:
+        assert "(app 'resnet')" in message
+
+
+def test_s3_model_without_credentials_is_refused() -> None:
+    message = error(raw(model(model="s3://mlflow-artifacts/1/model")))
+    assert "fuseml-serving:models[0].model (app 'resnet')" in message
+    assert "S3 credentials" in message and "pulumi config set --secret" in message
+    # Both keys are needed: one alone is still refused.
+    assert "S3 credentials" in error(raw(model(model="s3://b/m")), {"aws_access_key_id": "id"})
+
+
+def test_local_path_needs_a_volume_claim() -> None:
+    assert "storage.models_volume_claim" in error(raw(model(model="/models/resnet")))
+    cfg = parse(raw(model(model="/models/resnet"), storage={"models_volume_claim": "models"}))
+    assert cfg.models[0].storage_scheme == ""
+
+
+def test_duplicate_app_names_are_refused() -> None:
+    message = error(raw(model(), model(model="gs://bucket/other")))
+    assert message.startswith("fuseml-serving:models[1].app_name: got 'resnet'")
+    assert "not already used by models[0]" in message
+
+
+@pytest.mark.parametrize(
+    ("config", "key", "allowed"),
+    [
+        ({"models": []}, "models", "a non-empty list"),
+        ({"istio": {}}, "istio.domain", "the DNS domain of the Istio ingress"),
+        ({"istio": {"domain": "Not A Domain"}}, "istio.domain", "DNS domain"),
+        ({"istio": {"domain": DOMAIN, "gateway": "a/b/c"}}, "istio.gateway", "<namespace>/<name>"),
+        ({"istio": {"domain": DOMAIN, "hostprefix": "x"}}, "istio.hostprefix", "one of the keys"),
+        ({"cluster": {"mode": "import"}}, "cluster.mode", "one of create, existing"),
+        ({"cluster": {"mode": "create", "project": "p"}}, "cluster.location", "a GCP zone or region"),
+        ({"cluster": {"mode": "create", "location": "europe-central2-a"}}, "cluster.project", "GCP project"),
+        (
+            {"cluster": {"node_pool": {"node_count": 2, "max_nodes": 4, "min_nodes": 1}}},
+            "cluster.node_pool",
+            "either node_count",
+        ),
+        ({"cluster": {"node_pool": {"min_nodes": 3, "max_nodes": 2}}}, "cluster.node_pool.min_nodes", "at most"),
+        ({"cluster": {"node_pool": {"max_nodes": 2}}}, "cluster.node_pool", "min_nodes and max_nodes together"),
+        (
+            {"cluster": {"node_pool": {"taints": [{"key": "k", "value": "v", "effect": "NoSchedule"}]}}},
+            "cluster.node_pool.taints[0].effect",
+            "one of PREFER_NO_SCHEDULE",
+        ),
+        ({"cluster": {"node_pool": {"labels": {"bad key!": "x"}}}}, "cluster.node_pool.labels.bad key!", "label"),
+        ({"cluster": {"node_pool": {"machine_type": "N2 standard"}}}, "cluster.node_pool.machine_type", "GCE"),
+        ({"namespace": "Fuseml"}, "namespace", "DNS label"),
+        ({"environment": "production"}, "environment", "one of dev, test, staging, prod"),
+        ({"operator": {"version": "latest"}}, "operator.version", "a pinned release like 1.2.0"),
+        ({"fuseml": {"register": True}}, "fuseml.url", "when fuseml.register is true"),
+        ({"fuseml": {"register": False, "timeout_s": 0}}, "fuseml.timeout_s", "(0, 300]"),
+        ({"fuseml": {"register": False, "workflow": "My Flow"}}, "fuseml.workflow", "a DNS label"),
+        ({"modles": []}, "modles", "one of the keys"),
+        ({"aws_secret_access_key": "plain"}, "aws_secret_access_key", "pulumi config set --secret"),
+    ],
+)
+def test_bad_stack_settings(config: dict[str, Any], key: str, allowed: str) -> None:
+    message = error({**raw(), **config})
+    assert message.startswith(f"fuseml-serving:{key}")
+    assert allowed in message
+
+
+def test_secret_values_never_appear_in_messages() -> None:
+    message = error({**raw(), "aws_secret_access_key": "wJalrXUtnFEMI/K7MDENG"})
+    assert "wJalrXUtnFEMI" not in message
+
+
+def test_create_mode_reads_the_node_pool() -> None:
+    cfg = parse(
+        raw(
+            cluster={
+                "mode": "create",
+                "project": "fuseml",
+                "location": "europe-central2-a",
+                "node_pool": {"min_nodes": 1, "max_nodes": 3, "labels": {"team": "ml"}},
+            }
+        )
+    )
+    pool = cfg.cluster.node_pool
+    assert cfg.cluster.create and pool.autoscaling and (pool.min_nodes, pool.max_nodes, pool.node_count) == (1, 3, None)
+    assert pool.taints[0].effect == "PREFER_NO_SCHEDULE"

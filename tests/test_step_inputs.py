@@ -1,0 +1,244 @@
+"""Mapping of the FuseML step environment onto the core's raw config, and the core's verdict on it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from components.config import MODEL_DEFAULTS, StackConfig
+from step import inputs
+from step.errors import StepInputError
+
+MODEL_URL = "s3://mlflow-artifacts/0/0123abcd/artifacts/model/ovms"
+
+#: Every model input FuseML can pass, with a valid raw string value for each.
+ALL_MODEL_INPUTS = {
+    "FUSEML_MODEL": MODEL_URL,
+    "FUSEML_MODEL_NAME": "cifar10",
+    "FUSEML_OVMS_IMAGE_TAG": "2022.1",
+    "FUSEML_LOGLEVEL": "DEBUG",
+    "FUSEML_NIREQ": "4",
+    "FUSEML_PLUGIN_CONFIG": '{"CPU_THROUGHPUT_STREAMS": "1"}',
+    "FUSEML_BATCH_SIZE": "auto",
+    "FUSEML_SHAPE": "(1,3,224,224)",
+    "FUSEML_TARGET_DEVICE": "CPU",
+    "FUSEML_LAYOUT": "NHWC",
+    "FUSEML_MODEL_VERSION_POLICY": '{"latest": {"num_versions": 1}}',
+    "FUSEML_REPLICAS": "2",
+    "FUSEML_RESOURCES": '{"requests": {"cpu": 1}}',
+    "FUSEML_RESOURCES_LIMITS": "{cpu: 2}",
+    "FUSEML_PREDICTION_TYPE": "classify",
+    "FUSEML_ADOPT": "false",
+}
+
+
+def step_env(**extra: str) -> dict[str, str]:
+    """A complete, valid step environment (an explicit app name, S3 credentials, the Istio domain)."""
+    env = {
+        "FUSEML_APP_NAME": "cifar10-ovms",
+        "FUSEML_MODEL": MODEL_URL,
+        "FUSEML_ENV_WORKFLOW_NAME": "mlflow-ovms-pulumi",
+        "FUSEML_ENV_WORKFLOW_NAMESPACE": "fuseml-workloads",
+        "FUSEML_SERVING_DOMAIN": "10.0.0.1.nip.io",
+        "AWS_ACCESS_KEY_ID": "AKIAEXAMPLEKEY",
+        "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMIexamplesecret",
+        "TASK_RESULT": "prediction-url",
+    }
+    env.update(extra)
+    return env
+
+
+def read(env: dict[str, str], tmp_path: Path) -> inputs.StepInputs:
+    return inputs.read(env, tmp_path)
+
+
+def test_every_model_input_is_passed_through_unchanged(tmp_path: Path) -> None:
+    got = read(step_env(**ALL_MODEL_INPUTS), tmp_path).raw["models"]
+    expected = {key.removeprefix("FUSEML_").lower(): value for key, value in ALL_MODEL_INPUTS.items()}
+    assert got == [{"app_name": "cifar10-ovms", **expected}]
+
+
+def test_the_model_inputs_are_the_core_model_keys() -> None:
+    assert set(inputs.MODEL_KEYS) == {"model", *MODEL_DEFAULTS}
+    assert {inputs.model_env(k) for k in inputs.MODEL_KEYS} == set(ALL_MODEL_INPUTS)
+
+
+def test_all_inputs_validate_into_the_core_config(tmp_path: Path) -> None:
+    cfg = inputs.validate(read(step_env(**ALL_MODEL_INPUTS), tmp_path))
+    assert isinstance(cfg, StackConfig)
+    (model,) = cfg.models
+    assert (model.app_name, model.model, model.nireq, model.replicas) == ("cifar10-ovms", MODEL_URL, 4, 2)
+    assert (model.batch_size, model.prediction_type, model.limits["cpu"]) == ("auto", "classify", "2")
+    assert model.requests["cpu"] == "1"
+
+
+def test_empty_inputs_mean_not_set_so_core_defaults_apply(tmp_path: Path) -> None:
+    env = step_env(FUSEML_NIREQ="", FUSEML_MODEL_NAME=" ", FUSEML_REPLICAS="")
+    step = read(env, tmp_path)
+    assert step.raw["models"] == [{"app_name": "cifar10-ovms", "model": MODEL_URL}]
+    (model,) = inputs.validate(step).models
+    assert (model.model_name, model.nireq, model.replicas) == ("default", None, 1)
+
+
+def test_stack_settings_for_a_step(tmp_path: Path) -> None:
+    env = step_env(
+        FUSEML_ENV_WORKFLOW_NAMESPACE="ml-team",
+        FUSEML_SERVER_URL="http://fuseml-core.example:80",
+        FUSEML_GATEWAY="istio-system/ovms",
+        MLFLOW_S3_ENDPOINT_URL="http://mlflow-minio.mlflow:9000",
+        AWS_DEFAULT_REGION="eu-west-1",
+    )
+    raw = read(env, tmp_path).raw
+    assert raw["cluster"] == {"mode": "existing"}
+    assert raw["operator"] == {"install": False}
+    assert raw["namespace"] == "ml-team"
+    assert raw["istio"] == {"domain": "10.0.0.1.nip.io", "gateway": "istio-system/ovms"}
+    assert raw["storage"] == {"s3_endpoint": "http://mlflow-minio.mlflow:9000", "aws_region": "eu-west-1"}
+    assert raw["fuseml"] == {"url": "http://fuseml-core.example:80", "workflow": "mlflow-ovms-pulumi"}
+
+
+def test_defaults_of_the_step_settings(tmp_path: Path) -> None:
+    env = step_env()
+    del env["FUSEML_ENV_WORKFLOW_NAMESPACE"]
+    step = read(env, tmp_path)
+    assert "namespace" not in step.raw
+    assert step.raw["fuseml"]["url"] == inputs.DEFAULT_FUSEML_URL
+    assert step.verbose is False
+    assert step.lock_timeout_s == 300
+    assert step.result_file == Path("/tekton/results/prediction-url")
+    cfg = inputs.validate(step)
+    assert (cfg.namespace, cfg.cluster.mode, cfg.operator.install) == ("fuseml-workloads", "existing", False)
+
+
+def test_s3_endpoint_prefers_s3_endpoint_and_istio_domain_alias(tmp_path: Path) -> None:
+    env = step_env(S3_ENDPOINT="http://a:9000", MLFLOW_S3_ENDPOINT_URL="http://b:9000", ISTIO_DOMAIN="x.io")
+    del env["FUSEML_SERVING_DOMAIN"]
+    raw = read(env, tmp_path).raw
+    assert raw["storage"]["s3_endpoint"] == "http://a:9000"
+    assert raw["istio"]["domain"] == "x.io"
+
+
+def test_credentials_become_secrets_not_config(tmp_path: Path) -> None:
+    creds = tmp_path / "sa.json"
+    creds.write_text('{"type": "service_account"}')
+    env = step_env(
+        AZURE_STORAGE_CONNECTION_STRING="DefaultEndpointsProtocol=https",
+        GOOGLE_APPLICATION_CREDENTIALS=str(creds),
+    )
+    step = read(env, tmp_path)
+    assert step.secrets == {
+        "aws_access_key_id": "AKIAEXAMPLEKEY",
+        "aws_secret_access_key": "wJalrXUtnFEMIexamplesecret",
+        "azure_storage_connection_string": "DefaultEndpointsProtocol=https",
+        "gcs_credentials": '{"type": "service_account"}',
+    }
+    assert "AKIAEXAMPLEKEY" not in repr(step.raw)
+
+
+def test_unreadable_gcs_credentials_file_is_an_input_error(tmp_path: Path) -> None:
+    with pytest.raises(StepInputError, match=r"GOOGLE_APPLICATION_CREDENTIALS='/nope\.json' cannot be read"):
+        read(step_env(GOOGLE_APPLICATION_CREDENTIALS="/nope.json"), tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"), [("true", True), ("True", True), ("false", False), ("", False)]
+)
+def test_verbose_flag(tmp_path: Path, text: str, expected: bool) -> None:
+    assert read(step_env(FUSEML_VERBOSE=text), tmp_path).verbose is expected
+
+
+def test_bad_verbose_flag_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(StepInputError, match="FUSEML_VERBOSE: got 'maybe'; allowed: true or false"):
+        read(step_env(FUSEML_VERBOSE="maybe"), tmp_path)
+
+
+def test_lock_timeout(tmp_path: Path) -> None:
+    assert read(step_env(FUSEML_SERVING_LOCK_TIMEOUT_S="12.5"), tmp_path).lock_timeout_s == 12.5
+    with pytest.raises(StepInputError, match="FUSEML_SERVING_LOCK_TIMEOUT_S: got '-1'"):
+        read(step_env(FUSEML_SERVING_LOCK_TIMEOUT_S="-1"), tmp_path)
+    with pytest.raises(StepInputError, match="allowed: a number of seconds >= 0"):
+        read(step_env(FUSEML_SERVING_LOCK_TIMEOUT_S="soon"), tmp_path)
+
+
+def test_result_file_is_named_by_task_result(tmp_path: Path) -> None:
+    step = read(step_env(FUSEML_SERVING_RESULTS_DIR=str(tmp_path)), tmp_path)
+    assert step.result_file == tmp_path / "prediction-url"
+
+
+@pytest.mark.parametrize(("value", "message"), [("", "TASK_RESULT is not set"), ("../x", "not a path")])
+def test_bad_task_result_is_refused_before_deploying(tmp_path: Path, value: str, message: str) -> None:
+    with pytest.raises(StepInputError, match=message):
+        read(step_env(TASK_RESULT=value), tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        (
+            "FUSEML_NIREQ",
+            "four",
+            "models[0].nireq (app 'cifar10-ovms'): got 'four'; allowed: a positive integer",
+        ),
+        ("FUSEML_REPLICAS", "0", "models[0].replicas (app 'cifar10-ovms'): got '0'"),
+        ("FUSEML_BATCH_SIZE", "big", "allowed: a positive integer or 'auto'"),
+        ("FUSEML_RESOURCES", '{"requests": {"cpu": "lots"}}', "models[0].resources.requests.cpu"),
+        ("FUSEML_RESOURCES_LIMITS", "{cpu: [}", "models[0].resources_limits"),
+        ("FUSEML_PREDICTION_TYPE", "guess", "allowed: one of predict, classify, regress"),
+        ("FUSEML_OVMS_IMAGE_TAG", "latest", "a pinned image tag"),
+        ("FUSEML_TARGET_DEVICE", "TPU", "models[0].target_device"),
+        ("FUSEML_PLUGIN_CONFIG", "not json", "models[0].plugin_config"),
+        ("FUSEML_MODEL", "ftp://x/y", "models[0].model"),
+        ("FUSEML_LOGLEVEL", "LOUD", "models[0].loglevel"),
+        ("FUSEML_SHAPE", "(1,x)", "models[0].shape"),
+        ("FUSEML_LAYOUT", "XYZ", "models[0].layout"),
+        ("FUSEML_MODEL_VERSION_POLICY", '{"newest": {}}', "models[0].model_version_policy"),
+        ("FUSEML_ADOPT", "perhaps", "models[0].adopt"),
+    ],
+)
+def test_bad_model_inputs_get_the_core_message_and_the_input_name(
+    tmp_path: Path, name: str, value: str, message: str
+) -> None:
+    with pytest.raises(StepInputError) as caught:
+        inputs.validate(read(step_env(**{name: value}), tmp_path))
+    text = str(caught.value)
+    assert text.startswith("fuseml-serving:models[0].")
+    assert message in text
+    assert text.endswith(f"(step input: {name})")
+
+
+def test_missing_model_names_its_input(tmp_path: Path) -> None:
+    env = step_env()
+    del env["FUSEML_MODEL"]
+    with pytest.raises(StepInputError, match=r"models\[0\]\.model .*required.*\(step input: FUSEML_MODEL\)$"):
+        inputs.validate(read(env, tmp_path))
+
+
+def test_s3_model_without_credentials_is_refused(tmp_path: Path) -> None:
+    env = step_env()
+    del env["AWS_SECRET_ACCESS_KEY"]
+    with pytest.raises(StepInputError, match="an s3:// URL only with S3 credentials"):
+        inputs.validate(read(env, tmp_path))
+
+
+def test_missing_domain_names_the_env_var(tmp_path: Path) -> None:
+    env = step_env()
+    del env["FUSEML_SERVING_DOMAIN"]
+    with pytest.raises(
+        StepInputError, match=r"istio\.domain: got nothing.*FUSEML_SERVING_DOMAIN or ISTIO_DOMAIN\)$"
+    ):
+        inputs.validate(read(env, tmp_path))
+
+
+def test_bad_namespace_names_the_workflow_namespace(tmp_path: Path) -> None:
+    with pytest.raises(
+        StepInputError, match=r"namespace: got 'Bad_NS'.*\(step input: FUSEML_ENV_WORKFLOW_NAMESPACE\)"
+    ):
+        inputs.validate(read(step_env(FUSEML_ENV_WORKFLOW_NAMESPACE="Bad_NS"), tmp_path))
+
+
+def test_env_for_key() -> None:
+    assert inputs.env_for_key("models[0].resources.requests.cpu") == "FUSEML_RESOURCES"
+    assert inputs.env_for_key("fuseml.url") == "FUSEML_SERVER_URL"
+    assert inputs.env_for_key("models") is None
+    assert inputs.env_for_key("cluster.mode") is None
