@@ -1,0 +1,1 @@
+"""FuseML integration: a REST client for the application store and the Pulumi dynamic provider."""

@@ -7,9 +7,10 @@ Behaviour in brief:
 
 * Every request sends `Accept: application/json`; a YAML answer (FuseML's default) is still parsed.
 * Every request has a connect and read timeout of `timeout_s`.
-* Connection errors, timeouts, HTTP 5xx and 429 are retried `retries` times (so at most
-  `retries + 1` attempts) with exponential backoff capped at `max_backoff_s`; a 429's
-  `Retry-After` seconds are honoured (also capped).  No other 4xx is ever retried.
+* Connection errors (incl. a body cut short), timeouts, HTTP 5xx and 429 are retried
+  `retries` times (so at most `retries + 1` attempts) with exponential backoff capped at
+  `max_backoff_s`; a 429's `Retry-After` seconds are honoured (also capped).  No other 4xx is
+  ever retried.
 * Exactly one log line per attempt on logger `fuseml.client`; no log line or error message
   contains the token, an `Authorization` value or anything token-like.
 * The token is read at call time: `token=` if given, else `$FUSEML_TOKEN`, else the file named by
@@ -141,7 +142,7 @@ _STATUS_ERRORS: dict[int, type[FuseMLError]] = {
 
 def _is_retryable_status(status: int) -> bool:
     """Say whether an HTTP status is transient (5xx, 429) and therefore worth retrying."""
-    return status == 429 or status >= 400
+    return status == 429 or status >= 500
 
 
 def _decode(response: requests.Response) -> Any:

@@ -54,7 +54,7 @@ import pulumi
 import pulumi.dynamic
 from pulumi.runtime import rpc
 
-from fuseml.client import FuseMLClient, FuseMLOwnershipError
+from fuseml.client import FuseMLClient, FuseMLOwnershipError, redact_url
 
 logger = logging.getLogger("fuseml.provider")
 
@@ -418,7 +418,7 @@ class ApplicationProvider(pulumi.dynamic.ResourceProvider):
         existing = client.get(inputs["name"])
         if existing is None or any(is_owned_by(existing, wf, owner) for wf, owner in identities):
             return
-        raise ownership_error(existing, inputs, client.base_url)
+        raise ownership_error(existing, inputs, redact_url(client.base_url))
 
 
 class Application(pulumi.dynamic.Resource, module="fuseml", name="Application"):

@@ -597,6 +597,7 @@ def check_plugin_config(resource_type: str, props: Mapping[str, Any], config: Ma
 CREDENTIAL_WORDS = frozenset({
     "secret", "secrets", "password", "passwords", "passwd", "passphrase", "token", "tokens", "credential",
     "credentials", "creds", "apikey", "privatekey", "accesskey", "secretkey", "connectionstring",
+    "authorization",
 })
 CREDENTIAL_WORD_PAIRS = frozenset({
     ("access", "key"), ("api", "key"), ("private", "key"), ("secret", "key"), ("account", "key"),
@@ -628,6 +629,7 @@ CREDENTIAL_VALUE_PATTERNS: Mapping[str, re.Pattern[str]] = {
         r"(?i)\bSharedAccessSignature=[^;\s]+|[?&]sig=[^&\s]{16,}"),
     "a Google API key": re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b"),
     "a GitHub token": re.compile(r"\bgh[pousr]_[A-Za-z0-9]{36,}\b"),
+    "a bearer token": re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/-]{16,}=*"),
 }
 # The only inline credential fields allowed: the OVMS operator's CR cannot reference a Secret for S3
 # or Azure, so the program passes them as Pulumi secrets and registers additionalSecretOutputs=["spec"].
@@ -1194,7 +1196,7 @@ def check_routes_to_server(resources: Sequence[StackResource], config: Mapping[s
             matches = [(key, value) for key, value in servers.items()
                        if key[1] == service and (ns is None or key[0] is None or key[0] == ns)]
             if not matches:
-                known = ", ".join(sorted(f"{n}.{s}" if s else n for s, n in servers)) or "none"
+                known = ", ".join(sorted(f"{svc}.{ns}" if ns else svc for ns, svc in servers)) or "none"
                 violations.append((vs.ref, f"{vs.label} routes to {host!r}, which is no ModelServer or "
                                            f"Service in this stack; known servers: {known}."))
                 continue

@@ -1,0 +1,96 @@
+"""Property: any model entry either plans cleanly (with CRD-valid objects) or fails with a ConfigError."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from components.config import ConfigError, parse
+from offline.plan import engine_config, plan
+from offline.schemas import validate
+
+TEXT = st.text(max_size=12)
+NUMBERS = st.one_of(st.integers(-3, 64), st.floats(allow_nan=True, allow_infinity=True), st.booleans())
+JUNK = st.one_of(st.none(), TEXT, NUMBERS, st.lists(st.integers(), max_size=3), st.dictionaries(TEXT, TEXT, max_size=2))
+
+DIM = st.one_of(st.integers(1, 512).map(str), st.just("-1"), st.just("1:8"))
+TUPLE = st.lists(DIM, min_size=1, max_size=4).map(lambda dims: "(" + ",".join(dims) + ")")
+LAYOUT = st.sampled_from(["NHWC", "NCHW", "NCHW:NHWC", "N...", "NC?"])
+QUANTITY = st.one_of(st.sampled_from(["500m", "1", "2", "1Gi", "512Mi", "1.5"]), st.integers(1, 8))
+
+def mostly(valid: st.SearchStrategy[Any], invalid: st.SearchStrategy[Any] = JUNK) -> st.SearchStrategy[Any]:
+    """Valid values four times in five, so that examples reach past the first setting to the others."""
+    # (one_of with the same strategy repeated does not weight it, so draw the choice explicitly)
+    return st.integers(0, 4).flatmap(lambda choice: valid if choice < 4 else invalid)
+
+
+VALUES: dict[str, st.SearchStrategy[Any]] = {
+    "app_name": mostly(st.from_regex(r"[a-z][a-z0-9-]{0,20}[a-z0-9]", fullmatch=True), TEXT),
+    "model": mostly(st.sampled_from(["gs://bucket/model", "s3://bucket/m", "az://c/m", "azure://c/m", "/models/m"])),
+    "model_name": mostly(st.sampled_from(["default", "resnet", "m-1"]), TEXT),
+    "ovms_image_tag": mostly(st.sampled_from(["2024.0", "2023.3", "2022.1-gpu"]), st.sampled_from(["latest", "a b"])),
+    "loglevel": mostly(st.sampled_from(["INFO", "debug", "TRACE"]), st.sampled_from(["LOUD", ""])),
+    "nireq": mostly(st.one_of(st.integers(1, 64), st.integers(1, 9).map(str), st.just(4.0)), st.integers(-2, 0)),
+    "plugin_config": mostly(
+        st.one_of(
+            st.dictionaries(st.sampled_from(["NUM_STREAMS", "PERFORMANCE_HINT"]), st.one_of(TEXT, st.integers())),
+            st.dictionaries(TEXT, TEXT, max_size=2).map(json.dumps),
+        )
+    ),
+    "batch_size": mostly(st.one_of(st.integers(1, 64), st.just("auto")), st.integers(-1, 0)),
+    "shape": mostly(st.one_of(TUPLE, st.just("auto"), st.dictionaries(st.sampled_from(["in1", "in2"]), TUPLE, min_size=1))),
+    "target_device": mostly(
+        st.sampled_from(["CPU", "GPU", "MULTI:GPU,CPU", "HETERO:GPU,CPU", "AUTO"]), st.sampled_from(["MULTI:", "TPU"])
+    ),
+    "layout": mostly(st.one_of(LAYOUT, st.dictionaries(st.sampled_from(["in1"]), LAYOUT, min_size=1))),
+    "model_version_policy": mostly(
+        st.sampled_from([{"all": {}}, {"latest": {"num_versions": 2}}, {"specific": {"versions": [1, 3]}}]),
+        st.one_of(st.dictionaries(st.sampled_from(["all", "latest", "specific"]), JUNK, max_size=2), JUNK),
+    ),
+    "replicas": mostly(st.integers(1, 5), st.integers(-1, 0)),
+    "resources": mostly(
+        st.fixed_dictionaries(
+            {},
+            optional={
+                "requests": st.dictionaries(st.sampled_from(["cpu", "memory"]), QUANTITY),
+                "limits": st.dictionaries(st.sampled_from(["cpu", "memory"]), QUANTITY),
+            },
+        )
+    ),
+    "resources_limits": mostly(st.dictionaries(st.sampled_from(["cpu", "gpu.intel.com/i915"]), QUANTITY)),
+    "prediction_type": mostly(st.sampled_from(["predict", "classify", "regress"]), st.just("explain")),
+    "adopt": mostly(st.booleans()),
+}
+
+ENTRIES = st.fixed_dictionaries(
+    {"app_name": VALUES["app_name"], "model": VALUES["model"]},
+    optional={key: strategy for key, strategy in VALUES.items() if key not in ("app_name", "model")},
+)
+
+BASE = {
+    "istio": {"domain": "example.nip.io"},
+    "fuseml": {"register": False},
+    "storage": {"models_volume_claim": "models"},
+}
+SECRETS = {"aws_access_key_id": "id", "aws_secret_access_key": "key"}
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(entries=st.lists(ENTRIES, min_size=1, max_size=3, unique_by=lambda entry: str(entry["app_name"])))
+def test_random_entries_plan_or_fail_with_config_error(entries: list[dict[str, Any]]) -> None:
+    raw = {**BASE, "models": entries}
+    try:
+        parse(raw, SECRETS)
+    except ConfigError as error:
+        event(f"refused: {error.key.split('.')[-1]}")
+        return
+    event("planned")
+    config = engine_config({**raw, **SECRETS})
+    result = plan(config, secret_keys=[f"fuseml-serving:{k}" for k in SECRETS])
+    for resource in result.resources:
+        if resource.kubernetes_object:
+            assert validate(resource.inputs) == [], resource.inputs
+    assert len(result.outputs["prediction_urls"]) == len(entries)
