@@ -123,7 +123,8 @@ def split_marker(description: str | None) -> tuple[str, str | None]:
     match = OWNER_MARKER_RE.search(text)
     if not match:
         return text, None
-    return text[: match.start()].rstrip(), match.group(1)
+    # Cut exactly the one separating space, so a description with trailing blanks round-trips.
+    return text[: match.start()], match.group(1)
 
 
 def _is_unknown(value: Any) -> bool:

@@ -101,6 +101,8 @@ def test_marker_round_trip() -> None:
     assert split_marker(owner_marker(OWNER)) == ("", OWNER)
     assert split_marker("plain text") == ("plain text", None)
     assert split_marker(None) == ("", None)
+    for text in ("two  spaces ", " ", "line\n"):
+        assert split_marker(with_marker(text, OWNER)) == (text, OWNER)
     # A marker in the middle of a text is not an ownership claim.
     assert split_marker(f"{owner_marker(OWNER)} and more") == (f"{owner_marker(OWNER)} and more", None)
 
