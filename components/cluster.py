@@ -112,9 +112,9 @@ class GkeCluster(pulumi.ComponentResource):
         )
         self.cluster_name = cluster.name
         self.kubeconfig = pulumi.Output.secret(
-            pulumi.Output.all(cluster.name, cluster.endpoint, cluster.master_auth.cluster_ca_certificate).apply(
-                lambda parts: kubeconfig(*parts)
-            )
+            pulumi.Output.all(
+                cluster.name, cluster.endpoint, cluster.master_auth.cluster_ca_certificate
+            ).apply(lambda parts: kubeconfig(*parts))
         )
         self.provider = k8s.Provider(
             f"{name}-k8s",
@@ -137,7 +137,10 @@ def kubeconfig(cluster_name: str, endpoint: str, ca_certificate: str) -> str:
             "clusters": [
                 {
                     "name": context,
-                    "cluster": {"server": f"https://{endpoint}", "certificate-authority-data": ca_certificate},
+                    "cluster": {
+                        "server": f"https://{endpoint}",
+                        "certificate-authority-data": ca_certificate,
+                    },
                 }
             ],
             "contexts": [{"name": context, "context": {"cluster": context, "user": context}}],

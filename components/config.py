@@ -20,7 +20,12 @@ import yaml
 NAMESPACE = "fuseml-serving"
 
 #: Top-level secret keys, read with `get_secret` and never stored in plain text.
-SECRET_KEYS = ("aws_access_key_id", "aws_secret_access_key", "gcs_credentials", "azure_storage_connection_string")
+SECRET_KEYS = (
+    "aws_access_key_id",
+    "aws_secret_access_key",
+    "gcs_credentials",
+    "azure_storage_connection_string",
+)
 
 #: Defaults of the stack-level settings, each stated once.
 DEFAULTS: dict[str, Any] = {
@@ -111,7 +116,13 @@ class ConfigError(ValueError):
         self.value = value
         self.allowed = allowed
         where = f"{NAMESPACE}:{key}" + (f" ({context})" if context else "")
-        shown = "nothing" if value is None else repr(value) if len(repr(value)) <= 120 else repr(value)[:117] + "..."
+        shown = (
+            "nothing"
+            if value is None
+            else repr(value)
+            if len(repr(value)) <= 120
+            else repr(value)[:117] + "..."
+        )
         super().__init__(f"{where}: got {shown}; allowed: {allowed}")
 
 
@@ -304,13 +315,18 @@ def _int(value: Any, key: str, minimum: int, context: str = "", allowed: str | N
         number = None
     elif isinstance(value, int):
         number = value
-    elif isinstance(value, float) and value.is_integer():
-        number = int(value)
-    elif isinstance(value, str) and re.fullmatch(r"\s*\d+\s*", value):
+    elif _integral(value):
         number = int(value)
     if number is None or number < minimum:
         raise ConfigError(key, value, allowed, context=context)
     return number
+
+
+def _integral(value: Any) -> bool:
+    """An integral float (numbers can travel as doubles) or a string of digits (FuseML step inputs)."""
+    if isinstance(value, float):
+        return value.is_integer()
+    return isinstance(value, str) and bool(re.fullmatch(r"\s*\d+\s*", value))
 
 
 def _str(value: Any, key: str, pattern: re.Pattern[str], allowed: str, context: str = "") -> str:
@@ -343,7 +359,9 @@ def _labels(value: Any, key: str) -> dict[str, str]:
         if not isinstance(name, str) or not _label_key_ok(name):
             raise ConfigError(f"{key}.{name}", name, "a Kubernetes label name ([prefix/]name, 63 chars)")
         if not isinstance(label, str) or len(label) > 63 or not _LABEL_VALUE.fullmatch(label):
-            raise ConfigError(f"{key}.{name}", label, "a Kubernetes label value (63 chars, alphanumeric ends)")
+            raise ConfigError(
+                f"{key}.{name}", label, "a Kubernetes label value (63 chars, alphanumeric ends)"
+            )
     return {str(k): str(v) for k, v in labels.items()}
 
 
@@ -368,7 +386,10 @@ def _taints(value: Any, key: str) -> tuple[Taint, ...]:
             raise ConfigError(f"{item}.value", tvalue, "a Kubernetes label value")
         effect = taint.get("effect", TAINT_EFFECTS[0])
         effect = _choice(
-            effect, f"{item}.effect", TAINT_EFFECTS, fold=lambda s: s.upper().replace("NOSCHEDULE", "NO_SCHEDULE")
+            effect,
+            f"{item}.effect",
+            TAINT_EFFECTS,
+            fold=lambda s: s.upper().replace("NOSCHEDULE", "NO_SCHEDULE"),
         )
         taints.append(Taint(taint["key"], tvalue, effect))
     return tuple(taints)
@@ -379,14 +400,18 @@ def _node_pool(raw: Any) -> NodePoolConfig:
     pool = _decode_object(raw, "cluster.node_pool", "an object") if not _unset(raw) else {}
     unknown = sorted(set(pool) - set(defaults))
     if unknown:
-        raise ConfigError(f"cluster.node_pool.{unknown[0]}", pool[unknown[0]], "one of " + ", ".join(defaults))
+        raise ConfigError(
+            f"cluster.node_pool.{unknown[0]}", pool[unknown[0]], "one of " + ", ".join(defaults)
+        )
     merged = {**defaults, **{k: v for k, v in pool.items() if v is not None}}
     key = "cluster.node_pool"
     node_count = None if merged["node_count"] is None else _int(merged["node_count"], f"{key}.node_count", 1)
     min_nodes = None if merged["min_nodes"] is None else _int(merged["min_nodes"], f"{key}.min_nodes", 0)
     max_nodes = None if merged["max_nodes"] is None else _int(merged["max_nodes"], f"{key}.max_nodes", 1)
     if node_count is not None and (min_nodes is not None or max_nodes is not None):
-        raise ConfigError(key, pool, "either node_count (fixed size) or min_nodes/max_nodes (autoscaling), not both")
+        raise ConfigError(
+            key, pool, "either node_count (fixed size) or min_nodes/max_nodes (autoscaling), not both"
+        )
     if (min_nodes is None) != (max_nodes is None):
         raise ConfigError(key, pool, "min_nodes and max_nodes together")
     if min_nodes is not None and max_nodes is not None and min_nodes > max_nodes:
@@ -413,13 +438,17 @@ def _cluster(raw: Mapping[str, Any]) -> ClusterConfig:
     mode = _choice(section["mode"], "cluster.mode", CLUSTER_MODES)
     location = _optional_str(section["location"], "cluster.location")
     if mode == "create" and not location:
-        raise ConfigError("cluster.location", None, "a GCP zone or region (e.g. europe-central2-a) in create mode")
+        raise ConfigError(
+            "cluster.location", None, "a GCP zone or region (e.g. europe-central2-a) in create mode"
+        )
     project = _optional_str(section["project"], "cluster.project")
     if mode == "create" and not project:
         raise ConfigError("cluster.project", None, "the GCP project that owns the cluster, in create mode")
     return ClusterConfig(
         mode=mode,
-        name=_str(section["name"], "cluster.name", _DNS_LABEL, "a DNS label (lowercase letters, digits, '-')"),
+        name=_str(
+            section["name"], "cluster.name", _DNS_LABEL, "a DNS label (lowercase letters, digits, '-')"
+        ),
         location=location,
         project=project,
         deletion_protection=_bool(section["deletion_protection"], "cluster.deletion_protection"),
@@ -431,7 +460,9 @@ def _istio(raw: Mapping[str, Any]) -> IstioConfig:
     section = _section(raw, "istio")
     domain = section["domain"]
     if _unset(domain) or not isinstance(domain, str) or not _DNS_SUBDOMAIN.fullmatch(domain):
-        raise ConfigError("istio.domain", domain, "the DNS domain of the Istio ingress, e.g. 34.118.93.249.nip.io")
+        raise ConfigError(
+            "istio.domain", domain, "the DNS domain of the Istio ingress, e.g. 34.118.93.249.nip.io"
+        )
     gateway = section["gateway"]
     if not isinstance(gateway, str) or not all(_DNS_LABEL.fullmatch(p) for p in gateway.split("/", 1)):
         raise ConfigError("istio.gateway", gateway, "a Gateway name, or <namespace>/<name>")
@@ -448,13 +479,12 @@ def _fuseml(raw: Mapping[str, Any]) -> FusemlConfig:
     register = _bool(section["register"], "fuseml.register")
     url = _optional_str(section["url"], "fuseml.url")
     if register and not (url and re.fullmatch(r"https?://[^\s/]+(/\S*)?", url)):
-        raise ConfigError("fuseml.url", url, "the FuseML server URL (http[s]://...) when fuseml.register is true")
+        raise ConfigError(
+            "fuseml.url", url, "the FuseML server URL (http[s]://...) when fuseml.register is true"
+        )
     timeout = section["timeout_s"]
-    if isinstance(timeout, str):
-        try:
-            timeout = float(timeout)
-        except ValueError:
-            pass
+    if isinstance(timeout, str) and re.fullmatch(r"\s*\d+(\.\d*)?\s*", timeout):
+        timeout = float(timeout)
     if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= 300:
         raise ConfigError("fuseml.timeout_s", section["timeout_s"], "a number of seconds in (0, 300]")
     workflow = _optional_str(section["workflow"], "fuseml.workflow")
@@ -488,7 +518,7 @@ def _plugin_config_ok(value: Any) -> bool:
 def _version_policy_ok(value: Any) -> bool:
     if not isinstance(value, dict) or len(value) != 1:
         return False
-    (kind, body), = value.items()
+    ((kind, body),) = value.items()
     if kind == "all":
         return body == {}
     if kind == "latest":
@@ -524,8 +554,10 @@ def _per_input(value: Any, key: str, context: str, allowed: str, one: Callable[[
         return value.strip().replace(" ", "")
     if isinstance(value, str) and value.strip().startswith("{"):
         value = _map_text(value.strip(), key, context, allowed)
-    if isinstance(value, Mapping) and value and all(
-        isinstance(k, str) and k and isinstance(v, str) and one(v.strip()) for k, v in value.items()
+    if (
+        isinstance(value, Mapping)
+        and value
+        and all(isinstance(k, str) and k and isinstance(v, str) and one(v.strip()) for k, v in value.items())
     ):
         return json.dumps({k: v.strip().replace(" ", "") for k, v in value.items()}, separators=(",", ":"))
     raise ConfigError(key, value, allowed, context=context)
@@ -566,7 +598,9 @@ def _quantity(value: Any, key: str, context: str, integer: bool = False) -> str:
     text = format(value, "g") if isinstance(value, int | float) and not isinstance(value, bool) else value
     pattern = re.compile(r"^\d+$") if integer else _QUANTITY
     if not isinstance(text, str) or not pattern.fullmatch(text.strip()):
-        allowed = "a whole number (extended resources)" if integer else "a Kubernetes quantity like 500m, 2, 1Gi"
+        allowed = (
+            "a whole number (extended resources)" if integer else "a Kubernetes quantity like 500m, 2, 1Gi"
+        )
         raise ConfigError(key, value, allowed, context=context)
     return text.strip()
 
@@ -580,11 +614,15 @@ def _resource_map(value: Any, key: str, context: str) -> dict[str, str]:
     result = {}
     for name, qty in mapping.items():
         if not isinstance(name, str) or not _label_key_ok(name):
-            raise ConfigError(f"{key}.{name}", name, "a resource name like cpu, memory, gpu.intel.com/i915", context=context)
+            raise ConfigError(
+                f"{key}.{name}", name, "a resource name like cpu, memory, gpu.intel.com/i915", context=context
+            )
         result[name] = _quantity(qty, f"{key}.{name}", context, integer=name not in CORE_RESOURCES)
     extended = [n for n in result if n not in CORE_RESOURCES]
     if len(extended) > 1:
-        raise ConfigError(key, mapping, "at most one extended device resource (the CRD has one xpu_device)", context=context)
+        raise ConfigError(
+            key, mapping, "at most one extended device resource (the CRD has one xpu_device)", context=context
+        )
     return result
 
 
@@ -607,14 +645,29 @@ def _resources(entry: Mapping[str, Any], context: str, prefix: str) -> tuple[dic
     for name in CORE_RESOURCES:
         if _quantity_value(requests[name]) > _quantity_value(limits[name]):
             raise ConfigError(
-                f"{key}.limits.{name}", limits[name], f"at least the request ({requests[name]})", context=context
+                f"{key}.limits.{name}",
+                limits[name],
+                f"at least the request ({requests[name]})",
+                context=context,
             )
     return requests, limits
 
 
 _SUFFIX = {
-    "m": 1e-3, "": 1, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18,
-    "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
+    "m": 1e-3,
+    "": 1,
+    "k": 1e3,
+    "M": 1e6,
+    "G": 1e9,
+    "T": 1e12,
+    "P": 1e15,
+    "E": 1e18,
+    "Ki": 2**10,
+    "Mi": 2**20,
+    "Gi": 2**30,
+    "Ti": 2**40,
+    "Pi": 2**50,
+    "Ei": 2**60,
 }
 
 
@@ -636,7 +689,12 @@ def _model_url(value: Any, key: str, context: str) -> str:
     if text.startswith("/") and "://" not in text:
         return text
     scheme, sep, rest = text.partition("://")
-    if not sep or scheme.lower() not in STORAGE_TYPES or not scheme or not re.fullmatch(r"[^/\s]+(/\S*)?", rest):
+    if (
+        not sep
+        or scheme.lower() not in STORAGE_TYPES
+        or not scheme
+        or not re.fullmatch(r"[^/\s]+(/\S*)?", rest)
+    ):
         raise ConfigError(key, value, allowed, context=context)
     return f"{scheme.lower()}://{rest}"
 
@@ -651,16 +709,21 @@ def _model(entry: Any, index: int) -> ModelConfig:
     unknown = sorted(set(entry) - set(allowed_keys))
     if unknown:
         raise ConfigError(
-            f"{prefix}.{unknown[0]}", entry[unknown[0]], "one of the keys " + ", ".join(allowed_keys), context=context
+            f"{prefix}.{unknown[0]}",
+            entry[unknown[0]],
+            "one of the keys " + ", ".join(allowed_keys),
+            context=context,
         )
     if _unset(app_name):
-        raise ConfigError(f"{prefix}.app_name", app_name, "a DNS label naming the FuseML application (required)")
+        raise ConfigError(
+            f"{prefix}.app_name", app_name, "a DNS label naming the FuseML application (required)"
+        )
     if not isinstance(app_name, str) or len(app_name) > MAX_APP_NAME or not _DNS_LABEL.fullmatch(app_name):
         raise ConfigError(
             f"{prefix}.app_name",
             app_name,
-            f"lowercase letters, digits and '-', starting and ending alphanumeric, at most {MAX_APP_NAME} chars "
-            f"(it names the Kubernetes objects {RESOURCE_PREFIX}<app_name>)",
+            f"lowercase letters, digits and '-', starting and ending alphanumeric, at most {MAX_APP_NAME} "
+            f"chars (it names the Kubernetes objects {RESOURCE_PREFIX}<app_name>)",
         )
     if _unset(entry.get("model")):
         raise ConfigError(f"{prefix}.model", entry.get("model"), "the model URL (required)", context=context)
@@ -671,10 +734,14 @@ def _model(entry: Any, index: int) -> ModelConfig:
 
     tag = merged["ovms_image_tag"]
     if not isinstance(tag, str) or not _IMAGE_TAG.fullmatch(tag) or tag.lower() == "latest":
-        raise ConfigError(f"{prefix}.ovms_image_tag", tag, "a pinned image tag such as 2024.0 (not latest)", context=context)
+        raise ConfigError(
+            f"{prefix}.ovms_image_tag", tag, "a pinned image tag such as 2024.0 (not latest)", context=context
+        )
     model_name = merged["model_name"]
     if not isinstance(model_name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", model_name):
-        raise ConfigError(f"{prefix}.model_name", model_name, "letters, digits, '_', '.', '-'", context=context)
+        raise ConfigError(
+            f"{prefix}.model_name", model_name, "letters, digits, '_', '.', '-'", context=context
+        )
     requests, limits = _resources(merged, context, prefix)
     return ModelConfig(
         app_name=app_name,
@@ -690,7 +757,10 @@ def _model(entry: Any, index: int) -> ModelConfig:
         batch_size=opt("batch_size", _batch_size),
         shape=opt("shape", lambda v, k, c: _per_input(v, k, c, _SHAPE_ALLOWED, _shape_ok)),
         target_device=_target_device(merged["target_device"], f"{prefix}.target_device", context),
-        layout=opt("layout", lambda v, k, c: _per_input(v, k, c, _LAYOUT_ALLOWED, lambda t: bool(_LAYOUT.fullmatch(t)))),
+        layout=opt(
+            "layout",
+            lambda v, k, c: _per_input(v, k, c, _LAYOUT_ALLOWED, lambda t: bool(_LAYOUT.fullmatch(t))),
+        ),
         model_version_policy=opt(
             "model_version_policy",
             lambda v, k, c: _json_text(
@@ -704,12 +774,16 @@ def _model(entry: Any, index: int) -> ModelConfig:
         replicas=_int(merged["replicas"], f"{prefix}.replicas", 1, context),
         requests=requests,
         limits=limits,
-        prediction_type=_choice(merged["prediction_type"], f"{prefix}.prediction_type", PREDICTION_TYPES, context, fold=str.lower),
+        prediction_type=_choice(
+            merged["prediction_type"], f"{prefix}.prediction_type", PREDICTION_TYPES, context, fold=str.lower
+        ),
         adopt=_bool(merged["adopt"], f"{prefix}.adopt", context),
     )
 
 
-def _check_storage(models: tuple[ModelConfig, ...], storage: StorageConfig, secrets: Mapping[str, Any]) -> None:
+def _check_storage(
+    models: tuple[ModelConfig, ...], storage: StorageConfig, secrets: Mapping[str, Any]
+) -> None:
     """Refuse models whose storage cannot be reached with what is configured."""
     for index, model in enumerate(models):
         context = f"app {model.app_name!r}"
@@ -733,7 +807,7 @@ def _check_storage(models: tuple[ModelConfig, ...], storage: StorageConfig, secr
 
 
 def parse(raw: Mapping[str, Any], secrets: Mapping[str, Any] | None = None) -> StackConfig:
-    """Validate the raw stack settings (keys without the namespace) into a StackConfig, or raise ConfigError."""
+    """Validate raw stack settings (keys without the namespace) into a StackConfig, or raise ConfigError."""
     secrets = {k: v for k, v in (secrets or {}).items() if v is not None}
     known = (*DEFAULTS, "models", *SECRET_KEYS)
     for key in raw:
@@ -749,7 +823,9 @@ def parse(raw: Mapping[str, Any], secrets: Mapping[str, Any] | None = None) -> S
     storage = StorageConfig(
         s3_endpoint=_optional_str(storage_section["s3_endpoint"], "storage.s3_endpoint"),
         aws_region=_optional_str(storage_section["aws_region"], "storage.aws_region"),
-        models_volume_claim=_optional_str(storage_section["models_volume_claim"], "storage.models_volume_claim"),
+        models_volume_claim=_optional_str(
+            storage_section["models_volume_claim"], "storage.models_volume_claim"
+        ),
     )
     models_raw = raw.get("models")
     if isinstance(models_raw, str):
@@ -761,7 +837,9 @@ def parse(raw: Mapping[str, Any], secrets: Mapping[str, Any] | None = None) -> S
     for i, model in enumerate(models):
         if model.app_name in seen:
             raise ConfigError(
-                f"models[{i}].app_name", model.app_name, f"a name not already used by models[{seen[model.app_name]}]"
+                f"models[{i}].app_name",
+                model.app_name,
+                f"a name not already used by models[{seen[model.app_name]}]",
             )
         seen[model.app_name] = i
     _check_storage(models, storage, secrets)

@@ -1,4 +1,4 @@
-"""One OpenVINO Model Server, as a ModelServer custom resource managed by the OpenVINO operator."""
+"""One OpenVINO Model Server: the operator's ModelServer resource, its route and its FuseML registration."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.config import CORE_RESOURCES, STORAGE_TYPES, ModelConfig, StorageConfig
+from components.route import virtual_service
 
 API_VERSION = "intel.com/v1alpha1"
 KIND = "ModelServer"
@@ -21,11 +22,24 @@ GCS_SECRET_NAME = "gcpcreds"
 GCS_SECRET_KEY = "gcp-creds.json"
 
 
+class RegistrationArgs(TypedDict):
+    """How the server is registered as a FuseML Application."""
+
+    server_url: str
+    """FuseML server URL."""
+    workflow: str
+    """Workflow recorded as the application's owner."""
+    owner: str
+    """The managing stack, `<project>/<stack>`, recorded in the application's description."""
+    timeout_s: float
+    """Timeout of each FuseML call."""
+
+
 class ModelServerArgs(TypedDict):
     """Inputs of a ModelServer."""
 
-    namespace: pulumi.Input[str]
-    """Namespace of the server (and of its Service, named like the CR)."""
+    namespace: str
+    """Namespace of the server, its Service (named like the CR) and its VirtualService."""
     model: ModelConfig
     """The validated model entry."""
     storage: StorageConfig
@@ -33,36 +47,97 @@ class ModelServerArgs(TypedDict):
     credentials: Mapping[str, pulumi.Input[str]]
     """Secret outputs keyed by config name; only the ones this model's storage needs are used."""
     labels: dict[str, str]
-    """Labels of the CR (fuseml/app-name and friends)."""
+    """Labels of the CR and the VirtualService (fuseml/app-name and friends)."""
     node_affinity: dict[str, Any] | None
     """Required node affinity that keeps the server on the Intel pool."""
+    host: str
+    """Public host of the prediction route."""
+    gateway: str
+    """Istio Gateway of the route, `<namespace>/<name>`."""
+    prediction_url: str
+    """The URL clients post predictions to (registered with FuseML)."""
+    registration: RegistrationArgs | None
+    """FuseML registration, or None to serve without registering."""
 
 
 class ModelServer(pulumi.ComponentResource):
-    """A ModelServer CR serving one model on its own Service `ovms-<app_name>`.
+    """One model served: the ModelServer CR, its prediction route, and its FuseML Application.
 
     The operator can take S3 and Azure credentials only inline in the CR; they arrive here as Pulumi
     secrets and the whole spec is an additional secret output, so neither the state nor the outputs hold
-    them in plain text (the operator itself moves them into a Secret of its own).
+    them in plain text (the operator itself moves them into a Secret of its own). The Application waits
+    for the server and the route, so FuseML only ever lists a URL that has something behind it.
     """
 
     name: pulumi.Output[str]
-    service_host: pulumi.Output[str]
+    url: pulumi.Output[str]
 
     def __init__(self, name: str, args: ModelServerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("fuseml-serving:ovms:ModelServer", name, None, opts)
-        model = args["model"]
+        model, namespace = args["model"], args["namespace"]
         server = k8s.apiextensions.CustomResource(
             f"{name}-server",
             api_version=API_VERSION,
             kind=KIND,
-            metadata={"name": model.resource_name, "namespace": args["namespace"], "labels": args["labels"]},
+            metadata={"name": model.resource_name, "namespace": namespace, "labels": args["labels"]},
             spec=spec(model, args["storage"], args["credentials"], args["node_affinity"]),
             opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["spec"]),
         )
+        route = virtual_service(
+            f"{name}-route",
+            {
+                "name": model.resource_name,
+                "namespace": namespace,
+                "host": args["host"],
+                "gateway": args["gateway"],
+                "destination": f"{model.resource_name}.{namespace}.svc.cluster.local",
+                "port": REST_PORT,
+                "labels": args["labels"],
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[server]),
+        )
+        registration = args["registration"]
+        if registration is not None:
+            _register(name, model, namespace, args["prediction_url"], registration, [server, route], self)
         self.name = server.metadata["name"]
-        self.service_host = pulumi.Output.concat(model.resource_name, ".", args["namespace"], ".svc.cluster.local")
-        self.register_outputs({"name": self.name, "service_host": self.service_host})
+        self.url = pulumi.Output.from_input(args["prediction_url"])
+        self.register_outputs({"name": self.name, "url": self.url})
+
+
+def _register(
+    name: str,
+    model: ModelConfig,
+    namespace: str,
+    url: str,
+    registration: RegistrationArgs,
+    depends_on: list[pulumi.Resource],
+    parent: pulumi.Resource,
+) -> None:
+    # Imported here so a stack that never registers does not load the dynamic provider machinery.
+    from fuseml.provider import Application
+
+    Application(
+        f"{name}-app",
+        {
+            "server_url": registration["server_url"],
+            "name": model.app_name,
+            "type": "predictor",
+            "description": f"OVMS service deployed for {model.model}",
+            "url": url,
+            "workflow": registration["workflow"],
+            "owner": registration["owner"],
+            "k8s_namespace": namespace,
+            # Listed so that `fuseml application delete` cleans up like the original step did; the
+            # provider detaches them before its own delete, so a Pulumi replace never removes live objects.
+            "k8s_resources": [
+                {"name": model.resource_name, "kind": KIND},
+                {"name": model.resource_name, "kind": "VirtualService"},
+            ],
+            "adopt": model.adopt,
+            "timeout_s": registration["timeout_s"],
+        },
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=depends_on),
+    )
 
 
 def spec(

@@ -1,4 +1,4 @@
-"""The public prediction route of one model server: an Istio VirtualService."""
+"""The public prediction route of one model server: an Istio VirtualService through the gateway."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pulumi_kubernetes as k8s
 API_VERSION = "networking.istio.io/v1beta1"
 
 
-class PredictionRouteArgs(TypedDict):
-    """Inputs of a PredictionRoute."""
+class RouteArgs(TypedDict):
+    """Inputs of a prediction route."""
 
     name: pulumi.Input[str]
     """Name of the VirtualService (the same as the server's)."""
@@ -29,29 +29,30 @@ class PredictionRouteArgs(TypedDict):
     """Labels of the VirtualService."""
 
 
-class PredictionRoute(pulumi.ComponentResource):
-    """Routes every request for the model's host through the gateway to the server's REST port."""
+def virtual_service(
+    name: str, args: RouteArgs, opts: pulumi.ResourceOptions
+) -> k8s.apiextensions.CustomResource:
+    """Route every request for the model's host through the gateway to the server's REST port.
 
-    host: pulumi.Output[str]
-
-    def __init__(self, name: str, args: PredictionRouteArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("fuseml-serving:istio:PredictionRoute", name, None, opts)
-        k8s.apiextensions.CustomResource(
-            f"{name}-virtualservice",
-            api_version=API_VERSION,
-            kind="VirtualService",
-            metadata={"name": args["name"], "namespace": args["namespace"], "labels": args["labels"]},
-            spec={
-                "hosts": [args["host"]],
-                "gateways": [args["gateway"]],
-                "http": [
-                    {
-                        "match": [{"uri": {"prefix": "/"}}],
-                        "route": [{"destination": {"host": args["destination"], "port": {"number": args["port"]}}}],
-                    }
-                ],
-            },
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        self.host = pulumi.Output.from_input(args["host"])
-        self.register_outputs({"host": self.host})
+    A plain resource rather than a component of its own: it always belongs to one ModelServer, and a
+    wrapper per model would add a thousand registrations to a thousand-model plan for no information.
+    """
+    return k8s.apiextensions.CustomResource(
+        name,
+        api_version=API_VERSION,
+        kind="VirtualService",
+        metadata={"name": args["name"], "namespace": args["namespace"], "labels": args["labels"]},
+        spec={
+            "hosts": [args["host"]],
+            "gateways": [args["gateway"]],
+            "http": [
+                {
+                    "match": [{"uri": {"prefix": "/"}}],
+                    "route": [
+                        {"destination": {"host": args["destination"], "port": {"number": args["port"]}}}
+                    ],
+                }
+            ],
+        },
+        opts=opts,
+    )

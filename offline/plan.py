@@ -9,6 +9,7 @@ and write the planned objects without ever holding a decrypted secret.
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,7 +123,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         super().__init__(mocks)
         self.planned: list[PlannedResource] = []
 
-    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - the gRPC method name
+    def RegisterResource(self, request: Any) -> Any:
         response = super().RegisterResource(request)
         if request.type != "pulumi:pulumi:Stack":
             secret_paths: list[tuple[Any, ...]] = []
@@ -212,7 +213,8 @@ def engine_config(raw: Mapping[str, Any], namespace: str = PROJECT) -> dict[str,
     import json
 
     return {
-        (k if ":" in k else f"{namespace}:{k}"): (v if isinstance(v, str) else json.dumps(v)) for k, v in raw.items()
+        (k if ":" in k else f"{namespace}:{k}"): (v if isinstance(v, str) else json.dumps(v))
+        for k, v in raw.items()
     }
 
 
@@ -231,6 +233,10 @@ def plan(
     A fresh event loop per plan keeps runs independent; errors raised by the program (a ConfigError
     before any registration, say) propagate unchanged.
     """
+    from components.program import tune_gc
+
+    thresholds = gc.get_threshold()
+    tune_gc()
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
@@ -258,6 +264,7 @@ def plan(
     finally:
         loop.close()
         asyncio.set_event_loop(None)
+        gc.set_threshold(*thresholds)
 
 
 def _default_program() -> Mapping[str, Any]:

@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
-import pulumi
 from pulumi import automation as auto
 
 from components.config import NAMESPACE
@@ -160,11 +159,9 @@ def stack_config(raw: Mapping[str, Any], secrets: Mapping[str, str]) -> dict[str
 
 def program() -> None:
     """The inline program: the core's load and build, exported as `__main__.py` does under `pulumi up`."""
-    from components.config import load
-    from components.program import build
+    from components.program import run
 
-    for name, value in build(load()).items():
-        pulumi.export(name, value)
+    run()
 
 
 def workspace_options(found: Backend) -> auto.LocalWorkspaceOptions:

@@ -42,7 +42,11 @@ def test_defaults_apply_once_and_in_crd_types() -> None:
     assert cfg.cluster.mode == "existing" and cfg.cluster.node_pool.node_count == 2
     assert cfg.cluster.node_pool.machine_type == "n2-standard-4"
     assert cfg.cluster.node_pool.min_cpu_platform == "Intel Cascade Lake"
-    assert (m.model_name, m.ovms_image_tag, m.target_device) == ("default", MODEL_DEFAULTS["ovms_image_tag"], "CPU")
+    assert (m.model_name, m.ovms_image_tag, m.target_device) == (
+        "default",
+        MODEL_DEFAULTS["ovms_image_tag"],
+        "CPU",
+    )
     assert m.requests == {"cpu": "1", "memory": "1Gi"} and m.limits == m.requests
     assert cfg.prediction_url(m) == f"http://resnet.ovms.{DOMAIN}/v1/models/default:predict"
 
@@ -126,18 +130,34 @@ BAD_MODELS = [
     ({"plugin_config": {"NUM_STREAMS": [1]}}, "models[0].plugin_config", "a JSON object"),
     ({"model_version_policy": {"newest": {}}}, "models[0].model_version_policy", '{"all": {}}'),
     ({"model_version_policy": {"latest": {"num_versions": 0}}}, "models[0].model_version_policy", "latest"),
-    ({"model_version_policy": '{"specific": {"versions": []}}'}, "models[0].model_version_policy", "specific"),
+    (
+        {"model_version_policy": '{"specific": {"versions": []}}'},
+        "models[0].model_version_policy",
+        "specific",
+    ),
     (
         {"model_version_policy": {"all": {}, "latest": {"num_versions": 1}}},
         "models[0].model_version_policy",
         "specific",
     ),
     ({"prediction_type": "explain"}, "models[0].prediction_type", "one of predict, classify, regress"),
-    ({"resources": {"requests": {"cpu": "fast"}}}, "models[0].resources.requests.cpu", "a Kubernetes quantity"),
-    ({"resources": {"limits": {"memory": "-1Gi"}}}, "models[0].resources.limits.memory", "a Kubernetes quantity"),
+    (
+        {"resources": {"requests": {"cpu": "fast"}}},
+        "models[0].resources.requests.cpu",
+        "a Kubernetes quantity",
+    ),
+    (
+        {"resources": {"limits": {"memory": "-1Gi"}}},
+        "models[0].resources.limits.memory",
+        "a Kubernetes quantity",
+    ),
     ({"resources": "[1]"}, "models[0].resources", "an object {requests"),
     ({"resources": {"request": {}}}, "models[0].resources.request", "requests or limits"),
-    ({"resources_limits": {"gpu.intel.com/i915": "0.5"}}, "models[0].resources_limits.gpu.intel.com/i915", "whole"),
+    (
+        {"resources_limits": {"gpu.intel.com/i915": "0.5"}},
+        "models[0].resources_limits.gpu.intel.com/i915",
+        "whole",
+    ),
     (
         {"resources": {"requests": {"cpu": "2"}, "limits": {"cpu": "1"}}},
         "models[0].resources.limits.cpu",
@@ -158,12 +178,16 @@ BAD_MODELS = [
 
 
 @pytest.mark.parametrize(("entry", "key", "allowed"), BAD_MODELS, ids=[k + ":" + a for _, k, a in BAD_MODELS])
-def test_bad_model_entry_names_model_key_value_and_allowed(entry: dict[str, Any], key: str, allowed: str) -> None:
+def test_bad_model_entry_names_model_key_value_and_allowed(
+    entry: dict[str, Any], key: str, allowed: str
+) -> None:
     message = error(raw(model(**entry)))
     assert message.startswith(f"fuseml-serving:{key}")
     assert allowed in message
     value = next(iter(entry.values()))
-    shown = {"got nothing" if value is None else f"got {value!r}"[:100]} | {f"got {v!r}" for v in leaves(value)}
+    shown = {"got nothing" if value is None else f"got {value!r}"[:100]} | {
+        f"got {v!r}" for v in leaves(value)
+    }
     assert any(s in message for s in shown) or value == ""
     if "app_name" not in entry:
         assert "(app 'resnet')" in message
@@ -205,15 +229,31 @@ def test_duplicate_app_names_are_refused() -> None:
             "cluster.node_pool",
             "either node_count",
         ),
-        ({"cluster": {"node_pool": {"min_nodes": 3, "max_nodes": 2}}}, "cluster.node_pool.min_nodes", "at most"),
-        ({"cluster": {"node_pool": {"max_nodes": 2}}}, "cluster.node_pool", "min_nodes and max_nodes together"),
+        (
+            {"cluster": {"node_pool": {"min_nodes": 3, "max_nodes": 2}}},
+            "cluster.node_pool.min_nodes",
+            "at most",
+        ),
+        (
+            {"cluster": {"node_pool": {"max_nodes": 2}}},
+            "cluster.node_pool",
+            "min_nodes and max_nodes together",
+        ),
         (
             {"cluster": {"node_pool": {"taints": [{"key": "k", "value": "v", "effect": "NoSchedule"}]}}},
             "cluster.node_pool.taints[0].effect",
             "one of PREFER_NO_SCHEDULE",
         ),
-        ({"cluster": {"node_pool": {"labels": {"bad key!": "x"}}}}, "cluster.node_pool.labels.bad key!", "label"),
-        ({"cluster": {"node_pool": {"machine_type": "N2 standard"}}}, "cluster.node_pool.machine_type", "GCE"),
+        (
+            {"cluster": {"node_pool": {"labels": {"bad key!": "x"}}}},
+            "cluster.node_pool.labels.bad key!",
+            "label",
+        ),
+        (
+            {"cluster": {"node_pool": {"machine_type": "N2 standard"}}},
+            "cluster.node_pool.machine_type",
+            "GCE",
+        ),
         ({"namespace": "Fuseml"}, "namespace", "DNS label"),
         ({"environment": "production"}, "environment", "one of dev, test, staging, prod"),
         ({"operator": {"version": "latest"}}, "operator.version", "a pinned release like 1.2.0"),
@@ -247,5 +287,9 @@ def test_create_mode_reads_the_node_pool() -> None:
         )
     )
     pool = cfg.cluster.node_pool
-    assert cfg.cluster.create and pool.autoscaling and (pool.min_nodes, pool.max_nodes, pool.node_count) == (1, 3, None)
+    assert (
+        cfg.cluster.create
+        and pool.autoscaling
+        and (pool.min_nodes, pool.max_nodes, pool.node_count) == (1, 3, None)
+    )
     assert pool.taints[0].effect == "PREFER_NO_SCHEDULE"

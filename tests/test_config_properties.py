@@ -14,12 +14,15 @@ from offline.schemas import validate
 
 TEXT = st.text(max_size=12)
 NUMBERS = st.one_of(st.integers(-3, 64), st.floats(allow_nan=True, allow_infinity=True), st.booleans())
-JUNK = st.one_of(st.none(), TEXT, NUMBERS, st.lists(st.integers(), max_size=3), st.dictionaries(TEXT, TEXT, max_size=2))
+JUNK = st.one_of(
+    st.none(), TEXT, NUMBERS, st.lists(st.integers(), max_size=3), st.dictionaries(TEXT, TEXT, max_size=2)
+)
 
 DIM = st.one_of(st.integers(1, 512).map(str), st.just("-1"), st.just("1:8"))
 TUPLE = st.lists(DIM, min_size=1, max_size=4).map(lambda dims: "(" + ",".join(dims) + ")")
 LAYOUT = st.sampled_from(["NHWC", "NCHW", "NCHW:NHWC", "N...", "NC?"])
 QUANTITY = st.one_of(st.sampled_from(["500m", "1", "2", "1Gi", "512Mi", "1.5"]), st.integers(1, 8))
+
 
 def mostly(valid: st.SearchStrategy[Any], invalid: st.SearchStrategy[Any] = JUNK) -> st.SearchStrategy[Any]:
     """Valid values four times in five, so that examples reach past the first setting to the others."""
@@ -29,21 +32,32 @@ def mostly(valid: st.SearchStrategy[Any], invalid: st.SearchStrategy[Any] = JUNK
 
 VALUES: dict[str, st.SearchStrategy[Any]] = {
     "app_name": mostly(st.from_regex(r"[a-z][a-z0-9-]{0,20}[a-z0-9]", fullmatch=True), TEXT),
-    "model": mostly(st.sampled_from(["gs://bucket/model", "s3://bucket/m", "az://c/m", "azure://c/m", "/models/m"])),
+    "model": mostly(
+        st.sampled_from(["gs://bucket/model", "s3://bucket/m", "az://c/m", "azure://c/m", "/models/m"])
+    ),
     "model_name": mostly(st.sampled_from(["default", "resnet", "m-1"]), TEXT),
-    "ovms_image_tag": mostly(st.sampled_from(["2024.0", "2023.3", "2022.1-gpu"]), st.sampled_from(["latest", "a b"])),
+    "ovms_image_tag": mostly(
+        st.sampled_from(["2024.0", "2023.3", "2022.1-gpu"]), st.sampled_from(["latest", "a b"])
+    ),
     "loglevel": mostly(st.sampled_from(["INFO", "debug", "TRACE"]), st.sampled_from(["LOUD", ""])),
-    "nireq": mostly(st.one_of(st.integers(1, 64), st.integers(1, 9).map(str), st.just(4.0)), st.integers(-2, 0)),
+    "nireq": mostly(
+        st.one_of(st.integers(1, 64), st.integers(1, 9).map(str), st.just(4.0)), st.integers(-2, 0)
+    ),
     "plugin_config": mostly(
         st.one_of(
-            st.dictionaries(st.sampled_from(["NUM_STREAMS", "PERFORMANCE_HINT"]), st.one_of(TEXT, st.integers())),
+            st.dictionaries(
+                st.sampled_from(["NUM_STREAMS", "PERFORMANCE_HINT"]), st.one_of(TEXT, st.integers())
+            ),
             st.dictionaries(TEXT, TEXT, max_size=2).map(json.dumps),
         )
     ),
     "batch_size": mostly(st.one_of(st.integers(1, 64), st.just("auto")), st.integers(-1, 0)),
-    "shape": mostly(st.one_of(TUPLE, st.just("auto"), st.dictionaries(st.sampled_from(["in1", "in2"]), TUPLE, min_size=1))),
+    "shape": mostly(
+        st.one_of(TUPLE, st.just("auto"), st.dictionaries(st.sampled_from(["in1", "in2"]), TUPLE, min_size=1))
+    ),
     "target_device": mostly(
-        st.sampled_from(["CPU", "GPU", "MULTI:GPU,CPU", "HETERO:GPU,CPU", "AUTO"]), st.sampled_from(["MULTI:", "TPU"])
+        st.sampled_from(["CPU", "GPU", "MULTI:GPU,CPU", "HETERO:GPU,CPU", "AUTO"]),
+        st.sampled_from(["MULTI:", "TPU"]),
     ),
     "layout": mostly(st.one_of(LAYOUT, st.dictionaries(st.sampled_from(["in1"]), LAYOUT, min_size=1))),
     "model_version_policy": mostly(

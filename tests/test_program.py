@@ -57,7 +57,10 @@ def test_the_seed_example_plans_and_registers() -> None:
     assert result.outputs == {"prediction_urls": {"resnet50-ovms": url}, "prediction_url": url}
     (server,) = result.of_type(MODEL_SERVER)
     assert server.inputs["metadata"]["name"] == "ovms-resnet50-ovms"
-    assert server.inputs["spec"]["deployment_parameters"]["resources"]["requests"] == {"cpu": "1", "memory": "1Gi"}
+    assert server.inputs["spec"]["deployment_parameters"]["resources"]["requests"] == {
+        "cpu": "1",
+        "memory": "1Gi",
+    }
     assert server.inputs["spec"]["models_repository"] == {"storage_type": "google"}
     (app,) = result.of_type(APPLICATION)
     assert app.inputs["url"] == url and app.inputs["workflow"] == "ovms-workflow"
@@ -84,7 +87,11 @@ def test_model_server_carries_every_setting_in_crd_types() -> None:
         "resources_limits": {"gpu.intel.com/i915": 1},
         "prediction_type": "classify",
     }
-    raw = {**SEED_EXAMPLE, "models": [entry], "storage": {"s3_endpoint": "http://minio:9000", "aws_region": "eu"}}
+    raw = {
+        **SEED_EXAMPLE,
+        "models": [entry],
+        "storage": {"s3_endpoint": "http://minio:9000", "aws_region": "eu"},
+    }
     result = plan_raw(raw, SECRETS)
     (server,) = result.of_type(MODEL_SERVER)
     spec = server.inputs["spec"]
@@ -98,7 +105,12 @@ def test_model_server_carries_every_setting_in_crd_types() -> None:
     assert spec["deployment_parameters"]["replicas"] == 2
     assert spec["deployment_parameters"]["resources"] == {
         "requests": {"cpu": "2", "memory": "2Gi"},
-        "limits": {"cpu": "4", "memory": "2Gi", "xpu_device": "gpu.intel.com/i915", "xpu_device_quantity": "1"},
+        "limits": {
+            "cpu": "4",
+            "memory": "2Gi",
+            "xpu_device": "gpu.intel.com/i915",
+            "xpu_device_quantity": "1",
+        },
     }
     repo = spec["models_repository"]
     assert repo["storage_type"] == "S3" and repo["s3_compat_api_endpoint"] == "http://minio:9000"
@@ -126,7 +138,10 @@ def test_virtual_service_also_fits_istio_1_11() -> None:
     assert spec["hosts"] == ["resnet50-ovms.ovms.34.118.93.249.nip.io"]
     assert spec["gateways"] == ["fuseml-workloads/ovms"]
     destination = spec["http"][0]["route"][0]["destination"]
-    assert destination == {"host": "ovms-resnet50-ovms.fuseml-workloads.svc.cluster.local", "port": {"number": 8081}}
+    assert destination == {
+        "host": "ovms-resnet50-ovms.fuseml-workloads.svc.cluster.local",
+        "port": {"number": 8081},
+    }
 
 
 def test_crd_schema_conversion_is_strict() -> None:
@@ -160,8 +175,10 @@ def test_gcs_credentials_go_into_the_secret_the_operator_mounts() -> None:
     assert validate(secret.inputs) == []
     (server,) = result.of_type(MODEL_SERVER)
     assert server.inputs["spec"]["models_repository"]["gcp_creds_secret_name"] == GCS_SECRET_NAME
-    assert secret.urn in server.dependencies or any(secret.urn in d for d in server.dependencies) or (
-        secret.urn in _ancestors_dependencies(result, server)
+    assert (
+        secret.urn in server.dependencies
+        or any(secret.urn in d for d in server.dependencies)
+        or (secret.urn in _ancestors_dependencies(result, server))
     )
 
 
@@ -177,7 +194,10 @@ def _ancestors_dependencies(result: Plan, resource: PlannedResource) -> set[str]
 
 def test_bad_config_registers_nothing() -> None:
     record: list[PlannedResource] = []
-    bad = {**SEED_EXAMPLE, "models": [{"app_name": "ok", "model": "gs://b/m"}, {"app_name": "x", "model": "ftp://m"}]}
+    bad = {
+        **SEED_EXAMPLE,
+        "models": [{"app_name": "ok", "model": "gs://b/m"}, {"app_name": "x", "model": "ftp://m"}],
+    }
     with pytest.raises(ConfigError, match=r"models\[1\]\.model \(app 'x'\)"):
         plan_raw(bad, record=record)
     assert record == []
@@ -194,11 +214,15 @@ def test_gke_cluster_and_intel_node_pool() -> None:
     assert (node["machineType"], node["minCpuPlatform"]) == ("n2-standard-4", "Intel Cascade Lake")
     assert pool.inputs["nodeCount"] == 2 and pool.inputs["management"]["autoRepair"] is True
     assert node["labels"]["fuseml-serving/pool"] == "ovms-n2"
-    assert node["taints"] == [{"key": "fuseml-serving/dedicated", "value": "ovms", "effect": "PREFER_NO_SCHEDULE"}]
+    assert node["taints"] == [
+        {"key": "fuseml-serving/dedicated", "value": "ovms", "effect": "PREFER_NO_SCHEDULE"}
+    ]
     (server,) = result.of_type(MODEL_SERVER)
     affinity = server.inputs["spec"]["deployment_parameters"]["node_affinity"]
     terms = affinity["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
-    assert {"key": "fuseml-serving/pool", "operator": "In", "values": ["ovms-n2"]} in terms[0]["matchExpressions"]
+    assert {"key": "fuseml-serving/pool", "operator": "In", "values": ["ovms-n2"]} in terms[0][
+        "matchExpressions"
+    ]
     assert result.outputs["cluster_name"] == "fuseml"
     assert "kubeconfig" in result.secret_outputs and "gke-gcloud-auth-plugin" in result.outputs["kubeconfig"]
     (provider,) = result.of_type("pulumi:providers:kubernetes")
@@ -233,8 +257,12 @@ OPERATOR_MANIFESTS = {
                 "apiVersion": "apiextensions.k8s.io/v1",
                 "kind": "CustomResourceDefinition",
                 "metadata": {"name": "modelservers.intel.com"},
-                "spec": {"group": "intel.com", "names": {"kind": "ModelServer", "plural": "modelservers"},
-                         "scope": "Namespaced", "versions": []},
+                "spec": {
+                    "group": "intel.com",
+                    "names": {"kind": "ModelServer", "plural": "modelservers"},
+                    "scope": "Namespaced",
+                    "versions": [],
+                },
             },
             {
                 "apiVersion": "apps/v1",
@@ -278,10 +306,17 @@ def test_one_application_per_model_and_none_without_registration() -> None:
     assert sorted(apps) == ["m0", "m1", "m2"]
     app = apps["m1"].inputs
     assert app["url"] == result.outputs["prediction_urls"]["m1"]
-    assert (app["k8s_namespace"], app["workflow"], app["owner"]) == ("serving", "ovms-workflow", "fuseml-serving/dev")
-    assert app["k8s_resources"] == [{"name": "ovms-m1", "kind": "ModelServer"}, {"name": "ovms-m1", "kind": "VirtualService"}]
+    assert (app["k8s_namespace"], app["workflow"], app["owner"]) == (
+        "serving",
+        "ovms-workflow",
+        "fuseml-serving/dev",
+    )
+    assert app["k8s_resources"] == [
+        {"name": "ovms-m1", "kind": "ModelServer"},
+        {"name": "ovms-m1", "kind": "VirtualService"},
+    ]
     waits_for = {r.name for r in result.resources if r.urn in apps["m1"].dependencies}
-    assert waits_for == {"m1-server", "m1-virtualservice"}
+    assert waits_for == {"m1-server", "m1-route"}
     off = plan_raw({**SEED_EXAMPLE, "fuseml": {"register": False}, "models": models})
     assert off.of_type(APPLICATION) == []
     assert "prediction_url" not in off.outputs and len(off.outputs["prediction_urls"]) == 3
