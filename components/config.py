@@ -274,16 +274,21 @@ def _unset(value: Any) -> bool:
 
 
 def _section(raw: Mapping[str, Any], key: str) -> dict[str, Any]:
+    """A top-level config object merged over its defaults; blank values fall back to the default."""
+    return _merged(raw.get(key), DEFAULTS[key], key, unset=_unset)
+
+
+def _merged(
+    value: Any, defaults: Mapping[str, Any], key: str, *, unset: Callable[[Any], bool]
+) -> dict[str, Any]:
     """Merge a config object over its defaults, refusing unknown keys (a typo must not pass silently)."""
-    defaults = DEFAULTS[key]
-    value = raw.get(key)
     if _unset(value):
         return dict(defaults)
     value = _decode_object(value, key, "an object")
     unknown = sorted(set(value) - set(defaults))
     if unknown:
         raise ConfigError(f"{key}.{unknown[0]}", value[unknown[0]], f"one of the keys {', '.join(defaults)}")
-    return {**defaults, **{k: v for k, v in value.items() if not _unset(v)}}
+    return {**defaults, **{k: v for k, v in value.items() if not unset(v)}}
 
 
 def _decode_object(value: Any, key: str, allowed: str, context: str = "") -> Any:
@@ -396,24 +401,18 @@ def _taints(value: Any, key: str) -> tuple[Taint, ...]:
 
 
 def _node_pool(raw: Any) -> NodePoolConfig:
-    defaults = DEFAULTS["cluster"]["node_pool"]
-    pool = _decode_object(raw, "cluster.node_pool", "an object") if not _unset(raw) else {}
-    unknown = sorted(set(pool) - set(defaults))
-    if unknown:
-        raise ConfigError(
-            f"cluster.node_pool.{unknown[0]}", pool[unknown[0]], "one of " + ", ".join(defaults)
-        )
-    merged = {**defaults, **{k: v for k, v in pool.items() if v is not None}}
+    # Only None falls back here: a blank machine type or platform is an error, not the default.
+    merged = _merged(raw, DEFAULTS["cluster"]["node_pool"], "cluster.node_pool", unset=lambda v: v is None)
     key = "cluster.node_pool"
     node_count = None if merged["node_count"] is None else _int(merged["node_count"], f"{key}.node_count", 1)
     min_nodes = None if merged["min_nodes"] is None else _int(merged["min_nodes"], f"{key}.min_nodes", 0)
     max_nodes = None if merged["max_nodes"] is None else _int(merged["max_nodes"], f"{key}.max_nodes", 1)
     if node_count is not None and (min_nodes is not None or max_nodes is not None):
         raise ConfigError(
-            key, pool, "either node_count (fixed size) or min_nodes/max_nodes (autoscaling), not both"
+            key, raw, "either node_count (fixed size) or min_nodes/max_nodes (autoscaling), not both"
         )
     if (min_nodes is None) != (max_nodes is None):
-        raise ConfigError(key, pool, "min_nodes and max_nodes together")
+        raise ConfigError(key, raw, "min_nodes and max_nodes together")
     if min_nodes is not None and max_nodes is not None and min_nodes > max_nodes:
         raise ConfigError(f"{key}.min_nodes", min_nodes, f"at most max_nodes ({max_nodes})")
     if node_count is None and max_nodes is None:

@@ -254,6 +254,11 @@ def test_duplicate_app_names_are_refused() -> None:
             "cluster.node_pool.machine_type",
             "GCE",
         ),
+        (
+            {"cluster": {"node_pool": {"machinetype": "n2-standard-4"}}},
+            "cluster.node_pool.machinetype",
+            "one of the keys name, machine_type",
+        ),
         ({"namespace": "Fuseml"}, "namespace", "DNS label"),
         ({"environment": "production"}, "environment", "one of dev, test, staging, prod"),
         ({"operator": {"version": "latest"}}, "operator.version", "a pinned release like 1.2.0"),
