@@ -87,9 +87,30 @@ def build(cfg: StackConfig) -> dict[str, Any]:
     if gateway is not None:
         ready = _all([ready, gateway])
     workflow = cfg.fuseml.workflow or f"{project}-{stack}"
+    gw_namespace, gw_name = gateway_ref(cfg)
+    # What every model's server shares, computed once rather than once per model.
+    shared = {
+        "namespace": cfg.namespace,
+        "storage": cfg.storage,
+        "credentials": cfg.credentials,
+        "node_affinity": node_affinity(cfg),
+        "gateway": f"{gw_namespace}/{gw_name}",
+        "registration": _registration(cfg, workflow, f"{project}/{stack}"),
+    }
     urls: dict[str, str] = {}
     for model in cfg.models:
-        urls[model.app_name] = _serve(cfg, model, provider, ready, workflow, f"{project}/{stack}")
+        url = urls[model.app_name] = cfg.prediction_url(model)
+        ModelServer(
+            model.app_name,
+            {
+                **shared,
+                "model": model,
+                "labels": labels(cfg, model, workflow),
+                "host": cfg.host(model),
+                "prediction_url": url,
+            },
+            opts=pulumi.ResourceOptions(providers=[provider], depends_on=ready),
+        )
     outputs["prediction_urls"] = urls
     if len(urls) == 1:
         outputs["prediction_url"] = next(iter(urls.values()))
@@ -184,39 +205,13 @@ def labels(cfg: StackConfig, model: ModelConfig, workflow: str) -> dict[str, str
     }
 
 
-def _serve(
-    cfg: StackConfig,
-    model: ModelConfig,
-    provider: k8s.Provider,
-    ready: pulumi.Output[Any],
-    workflow: str,
-    owner: str,
-) -> str:
-    """Serve one model (server, route, FuseML application) once the prerequisites exist; return its URL."""
-    gw_namespace, gw_name = gateway_ref(cfg)
-    url = cfg.prediction_url(model)
-    registration: RegistrationArgs | None = None
-    if cfg.fuseml.register:
-        registration = {
-            "server_url": cfg.fuseml.url or "",
-            "workflow": workflow,
-            "owner": owner,
-            "timeout_s": cfg.fuseml.timeout_s,
-        }
-    ModelServer(
-        model.app_name,
-        {
-            "namespace": cfg.namespace,
-            "model": model,
-            "storage": cfg.storage,
-            "credentials": cfg.credentials,
-            "labels": labels(cfg, model, workflow),
-            "node_affinity": node_affinity(cfg),
-            "host": cfg.host(model),
-            "gateway": f"{gw_namespace}/{gw_name}",
-            "prediction_url": url,
-            "registration": registration,
-        },
-        opts=pulumi.ResourceOptions(providers=[provider], depends_on=ready),
-    )
-    return url
+def _registration(cfg: StackConfig, workflow: str, owner: str) -> RegistrationArgs | None:
+    """How servers are registered with FuseML, or None when registration is off."""
+    if not cfg.fuseml.register:
+        return None
+    return {
+        "server_url": cfg.fuseml.url or "",
+        "workflow": workflow,
+        "owner": owner,
+        "timeout_s": cfg.fuseml.timeout_s,
+    }
