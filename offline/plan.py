@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -192,8 +193,6 @@ def read_stack_config(path: Path) -> tuple[dict[str, str], list[str]]:
     Secure values are never decrypted: each becomes a placeholder naming its key, so what the program does
     with a secret can be planned and reviewed without the secret.
     """
-    import json
-
     document = yaml.safe_load(path.read_text()) or {}
     config: dict[str, str] = {}
     secret_keys: list[str] = []
@@ -210,8 +209,6 @@ def read_stack_config(path: Path) -> tuple[dict[str, str], list[str]]:
 
 def engine_config(raw: Mapping[str, Any], namespace: str = PROJECT) -> dict[str, str]:
     """Engine-form config from plain values (strings kept, everything else JSON), keys namespaced."""
-    import json
-
     return {
         (k if ":" in k else f"{namespace}:{k}"): (v if isinstance(v, str) else json.dumps(v))
         for k, v in raw.items()
