@@ -49,7 +49,7 @@ DEFAULTS: dict[str, Any] = {
             "taints": [{"key": "fuseml-serving/dedicated", "value": "ovms", "effect": "PREFER_NO_SCHEDULE"}],
         },
     },
-    "operator": {"install": True, "version": "1.2.0", "namespace": "ovms-operator-system"},
+    "operator": {"install": True, "version": "1.2.0", "namespace": "ovms-operator-system", "manifests": None},
     "istio": {"gateway": "ovms", "create_gateway": False, "domain": None, "host_prefix": "ovms"},
     "storage": {"s3_endpoint": None, "aws_region": None, "models_volume_claim": None},
     "fuseml": {"url": None, "workflow": None, "register": True, "timeout_s": 10},
@@ -179,6 +179,8 @@ class OperatorConfig:
     install: bool
     version: str
     namespace: str
+    manifests: str | None
+    """The kustomize folder to install from (a local folder or a git URL); None: the upstream release."""
 
 
 @dataclass(frozen=True)
@@ -850,6 +852,7 @@ def parse(raw: Mapping[str, Any], secrets: Mapping[str, Any] | None = None) -> S
             install=_bool(operator["install"], "operator.install"),
             version=_str(operator["version"], "operator.version", _VERSION, "a pinned release like 1.2.0"),
             namespace=_str(operator["namespace"], "operator.namespace", _DNS_LABEL, "a namespace name"),
+            manifests=_manifests(operator["manifests"]),
         ),
         istio=_istio(raw),
         storage=storage,
@@ -857,6 +860,32 @@ def parse(raw: Mapping[str, Any], secrets: Mapping[str, Any] | None = None) -> S
         models=models,
         credentials=secrets,
     )
+
+
+def _manifests(value: Any) -> str | None:
+    """A kustomize folder: a local directory that exists, or a git URL in the form pulumi-kubernetes reads."""
+    source = _optional_str(value, "operator.manifests")
+    if source is None:
+        return None
+    if "://" in source:
+        if not _GIT_TREE_URL.fullmatch(source):
+            raise ConfigError(
+                "operator.manifests",
+                source,
+                "a local folder or a git URL https://<host>/<owner>/<repo>/tree/<tag or commit>/<folder>",
+            )
+        return source
+    from pathlib import Path
+
+    if not (Path(source) / "kustomization.yaml").is_file():
+        raise ConfigError("operator.manifests", source, "a local folder holding a kustomization.yaml")
+    return str(Path(source).resolve())
+
+
+#: pulumi-kubernetes hands a non-local kustomize directory to the SDK's git helper, which takes the ref
+#: from a `/tree/<ref>/` path segment (sdk/go/common/util/gitutil/git.go,
+#: GetGitReferenceNameOrHashAndSubDirectory); a `?ref=` query is not read at all.
+_GIT_TREE_URL = re.compile(r"https://[^/\s]+/[^/\s]+/[^/\s]+/tree/[^/\s]+(/[^\s]+)?")
 
 
 #: Keys read with `get_object` (structured values); the rest are plain strings.

@@ -67,7 +67,11 @@ def build(cfg: StackConfig) -> dict[str, Any]:
     if cfg.operator.install:
         operator = OvmsOperator(
             "ovms-operator",
-            {"version": cfg.operator.version, "namespace": cfg.operator.namespace},
+            {
+                "version": cfg.operator.version,
+                "namespace": cfg.operator.namespace,
+                "manifests": cfg.operator.manifests,
+            },
             opts=pulumi.ResourceOptions(providers=[provider]),
         )
         prerequisites.append(operator.ready)

@@ -1,0 +1,369 @@
+"""A Kubernetes control plane on loopback: etcd, kube-apiserver and kube-controller-manager, no nodes.
+
+It is what the end-to-end tests deploy into and what `python -m testbed up` gives a user to try the
+`local` stack. Everything it starts listens on free 127.0.0.1 ports and writes under one folder, whose
+`testbed.json` records the processes so `down` can stop exactly them. The upstream ModelServer and Istio
+CRDs from the shared reference folder are installed, so what the program creates is checked by the real
+API server's validation.
+
+There is no kubelet: Pods never run. A small stand-in (`testbed.kubelet`) binds each Pod to a fake node and
+reports it Running and Ready, which is the one thing a kubelet would tell the API server here; the
+Deployment and ReplicaSet controllers then do their real work, so `pulumi up` waits for Deployments exactly
+as it does on a real cluster.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import secrets
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+STATE_FILE = "testbed.json"
+#: kube-controller-manager's controllers: namespaces must finish deleting (pulumi-kubernetes waits for
+#: it), owners' dependents must be collected, and Deployments must get ReplicaSets and Pods.
+CONTROLLERS = "namespace-controller,garbage-collector-controller,deployment-controller,replicaset-controller"
+#: The upstream CRDs installed into every test-bed cluster (../shared/reference/crds).
+CRD_FILES = (
+    "intel.com_model_servers.yaml",
+    "virtualservices.networking.istio.io.yaml",
+    "gateways.networking.istio.io.yaml",
+)
+#: Clients of the control plane itself, each with its own token and kubeconfig (admin is the user's).
+USERS = ("controllers", "kubelet")
+AUDIT_LOG = "logs/audit.log"
+#: Record every write (who, what verb, which object) and nothing else: `writes()` counts them.
+AUDIT_POLICY = {
+    "apiVersion": "audit.k8s.io/v1",
+    "kind": "Policy",
+    "omitStages": ["RequestReceived"],
+    "rules": [
+        {"level": "Metadata", "verbs": ["create", "update", "patch", "delete", "deletecollection"]},
+        {"level": "None"},
+    ],
+}
+START_TIMEOUT_S = 90.0
+LOG_TAIL_LINES = 25
+
+
+class TestbedError(Exception):
+    """The test bed could not start or stop; the message names the component and shows its log's tail."""
+
+
+def shared_dir() -> Path:
+    """The shared data folder: $FUSEML_SERVING_SHARED or shared/ beside the checkout."""
+    override = os.environ.get("FUSEML_SERVING_SHARED")
+    return Path(override) if override else Path(__file__).resolve().parents[2] / "shared"
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """A running test-bed cluster."""
+
+    dir: Path
+    server: str
+    token: str
+    bin_dir: Path
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.dir / "kubeconfig"
+
+    def env(self) -> dict[str, str]:
+        """Environment for tools that talk to this cluster (kubectl, pulumi-kubernetes)."""
+        return {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
+
+    def kubectl(self, *args: str, check: bool = True, input: str | None = None) -> str:
+        """Run the test bed's kubectl against this cluster and return its stdout."""
+        result = subprocess.run(
+            [str(self.bin_dir / "kubectl"), *args],
+            env=self.env(),
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if check and result.returncode != 0:
+            raise TestbedError(f"kubectl {' '.join(args)} failed: {result.stderr.strip()}")
+        return result.stdout
+
+    def writes(self, user: str = "admin") -> list[dict[str, Any]]:
+        """Every write the API server accepted or refused from `user` so far, from its audit log."""
+        log = self.dir / AUDIT_LOG
+        if not log.exists():
+            return []
+        events = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines() if line]
+        return [e for e in events if e.get("user", {}).get("username") == user]
+
+    def get(self, path: str) -> Any:
+        """GET an API path as the admin and return the decoded JSON (None for 404)."""
+        request = urllib.request.Request(
+            self.server + path, headers={"Authorization": f"Bearer {self.token}"}
+        )
+        try:
+            with urllib.request.urlopen(request, context=_insecure(), timeout=10) as response:
+                return json.load(response)
+        except urllib.error.HTTPError as err:
+            if err.code == 404:
+                return None
+            raise
+
+    def request(
+        self, method: str, path: str, body: Any = None, content_type: str = "application/json"
+    ) -> Any:
+        """Send one API request as the admin and return the decoded JSON answer."""
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(
+            self.server + path,
+            data=data,
+            method=method,
+            headers={"Authorization": f"Bearer {self.token}", "Content-Type": content_type},
+        )
+        with urllib.request.urlopen(request, context=_insecure(), timeout=10) as response:
+            return json.load(response)
+
+
+def _insecure() -> ssl.SSLContext:
+    # The API server's certificate is self-signed by itself at start; the kubeconfig says the same.
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def free_port() -> int:
+    """A port free on 127.0.0.1 right now (the kernel picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _die_with_parent() -> None:
+    # Only for processes owned by a test session: the kernel kills them if that session dies.
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+class _Starter:
+    """Starts the cluster's processes, recording each one in the state file as soon as it runs."""
+
+    def __init__(self, root: Path, bin_dir: Path, owned: bool) -> None:
+        self.root, self.bin_dir, self.owned = root, bin_dir, owned
+        self.state: dict[str, Any] = {"processes": []}
+
+    def save(self) -> None:
+        (self.root / STATE_FILE).write_text(json.dumps(self.state, indent=2), encoding="utf-8")
+
+    def start(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        log = self.root / "logs" / f"{name}.log"
+        handle = log.open("ab")
+        process = subprocess.Popen(
+            argv,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=self.root,
+            env=env,
+            start_new_session=True,
+            preexec_fn=_die_with_parent if self.owned else None,
+        )
+        handle.close()
+        self.state["processes"].append({"name": name, "pid": process.pid, "log": str(log)})
+        self.save()
+        return process
+
+    def wait(self, name: str, process: subprocess.Popen[bytes], ready: Any) -> None:
+        """Wait until ready() is true, failing with the log's tail if the process dies or time runs out."""
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise TestbedError(
+                    f"{name} exited with {process.returncode} while starting\n{self.tail(name)}"
+                )
+            with contextlib.suppress(OSError, urllib.error.URLError, ValueError):
+                if ready():
+                    return
+            time.sleep(0.2)
+        raise TestbedError(f"{name} was not ready within {START_TIMEOUT_S:.0f}s\n{self.tail(name)}")
+
+    def tail(self, name: str) -> str:
+        log = self.root / "logs" / f"{name}.log"
+        lines = log.read_text(encoding="utf-8", errors="replace").splitlines()[-LOG_TAIL_LINES:]
+        return f"last lines of {log}:\n" + "\n".join(f"  {line}" for line in lines)
+
+
+def _http_ok(url: str, token: str | None = None) -> bool:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    request = urllib.request.Request(url, headers=headers)
+    with urllib.request.urlopen(request, context=_insecure(), timeout=2) as response:
+        return response.status == 200
+
+
+def _write_kubeconfig(path: Path, server: str, token: str) -> None:
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "testbed", "cluster": {"server": server, "insecure-skip-tls-verify": True}}],
+        "users": [{"name": "admin", "user": {"token": token}}],
+        "contexts": [{"name": "testbed", "context": {"cluster": "testbed", "user": "admin"}}],
+        "current-context": "testbed",
+    }
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    path.chmod(0o600)
+
+
+def up(root: Path, bin_dir: Path, *, owned: bool = False) -> Cluster:
+    """Start a cluster whose files all live under root; `owned` ties its processes to this process's life."""
+    root = root.resolve()
+    if (root / STATE_FILE).exists():
+        raise TestbedError(
+            f"{root} already holds a test bed: run `python -m testbed down --dir {root}` first"
+        )
+    (root / "logs").mkdir(parents=True, exist_ok=True)
+    starter = _Starter(root, bin_dir, owned)
+    try:
+        return _up(starter)
+    except BaseException:
+        down(root)
+        raise
+
+
+def _up(starter: _Starter) -> Cluster:
+    root, bin_dir = starter.root, starter.bin_dir
+    token = secrets.token_hex(16)
+    client, peer, secure = free_port(), free_port(), free_port()
+    etcd = starter.start(
+        "etcd",
+        [
+            str(bin_dir / "etcd"), "--name=testbed", f"--data-dir={root / 'etcd'}",
+            f"--listen-client-urls=http://127.0.0.1:{client}", f"--advertise-client-urls=http://127.0.0.1:{client}",
+            f"--listen-peer-urls=http://127.0.0.1:{peer}", f"--initial-advertise-peer-urls=http://127.0.0.1:{peer}",
+            f"--initial-cluster=testbed=http://127.0.0.1:{peer}", "--log-level=warn",
+            # A throwaway store: durability buys nothing and fsync is most of etcd's latency here.
+            "--unsafe-no-fsync",
+        ],
+    )  # fmt: skip
+    starter.wait("etcd", etcd, lambda: _http_ok(f"http://127.0.0.1:{client}/health"))
+
+    key = root / "service-account.key"
+    subprocess.run(["openssl", "genrsa", "-out", str(key), "2048"], check=True, capture_output=True)
+    # One identity per client, so the audit log tells the user's writes (admin: kubectl, pulumi) from the
+    # control plane's own.
+    identities = {user: secrets.token_hex(16) for user in USERS}
+    identities["admin"] = token
+    tokens = root / "tokens.csv"
+    tokens.write_text(
+        "".join(f'{t},{user},{user},"system:masters"\n' for user, t in identities.items()), encoding="utf-8"
+    )
+    policy = root / "audit-policy.yaml"
+    policy.write_text(yaml.safe_dump(AUDIT_POLICY), encoding="utf-8")
+    server = f"https://127.0.0.1:{secure}"
+    apiserver = starter.start(
+        "kube-apiserver",
+        [
+            str(bin_dir / "kube-apiserver"), f"--etcd-servers=http://127.0.0.1:{client}",
+            "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", f"--secure-port={secure}",
+            f"--cert-dir={root / 'certs'}", "--endpoint-reconciler-type=none",
+            "--service-account-issuer=https://kubernetes.default.svc",
+            f"--service-account-key-file={key}", f"--service-account-signing-key-file={key}",
+            "--service-cluster-ip-range=10.0.0.0/24", f"--token-auth-file={tokens}",
+            "--authorization-mode=RBAC", "--disable-admission-plugins=ServiceAccount",
+            f"--audit-policy-file={policy}", f"--audit-log-path={root / AUDIT_LOG}",
+        ],
+    )  # fmt: skip
+    starter.wait("kube-apiserver", apiserver, lambda: _http_ok(f"{server}/readyz", token))
+    _write_kubeconfig(root / "kubeconfig", server, token)
+    for user in USERS:
+        _write_kubeconfig(root / f"{user}.kubeconfig", server, identities[user])
+    starter.state.update(server=server, kubeconfig=str(root / "kubeconfig"))
+    starter.save()
+    cluster = Cluster(dir=root, server=server, token=token, bin_dir=bin_dir)
+
+    controllers = starter.start(
+        "kube-controller-manager",
+        [
+            str(bin_dir / "kube-controller-manager"), f"--kubeconfig={root / 'controllers.kubeconfig'}",
+            f"--controllers={CONTROLLERS}", "--leader-elect=false", "--secure-port=0",
+        ],
+    )  # fmt: skip
+    kubelet = starter.start(
+        "kubelet-stand-in",
+        [sys.executable, "-m", "testbed.kubelet", str(root / "kubelet.kubeconfig")],
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+    )
+    crds = shared_dir() / "reference" / "crds"
+    files = [crds / name for name in CRD_FILES]
+    cluster.kubectl("apply", "--server-side", *(f"--filename={path}" for path in files))
+    names = [yaml.safe_load(path.read_text(encoding="utf-8"))["metadata"]["name"] for path in files]
+    cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s", *(f"crd/{n}" for n in names))
+    for name, process in (("kube-controller-manager", controllers), ("kubelet-stand-in", kubelet)):
+        if process.poll() is not None:
+            raise TestbedError(f"{name} exited with {process.returncode}\n{starter.tail(name)}")
+    return cluster
+
+
+def down(root: Path) -> list[str]:
+    """Stop every process the state file records, newest first, and remove what the test bed wrote."""
+    root = root.resolve()
+    state_file = root / STATE_FILE
+    if not state_file.exists():
+        return []
+    state = json.loads(state_file.read_text(encoding="utf-8"))
+    stopped: list[str] = []
+    for entry in reversed(state.get("processes", [])):
+        if _stop(entry["pid"]):
+            stopped.append(entry["name"])
+    written = ["etcd", "certs", "kubeconfig", "tokens.csv", "service-account.key", "audit-policy.yaml"]
+    written += [f"{user}.kubeconfig" for user in USERS]
+    for name in (*written, STATE_FILE):
+        path = root / name
+        if path.is_dir():
+            subprocess.run(["rm", "-rf", str(path)], check=False)
+        elif path.exists():
+            path.unlink()
+    return stopped
+
+
+def _stop(pid: int) -> bool:
+    """SIGTERM the process group, then SIGKILL what is left after a grace period."""
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return False
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+        try:
+            os.killpg(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
+    return True
+
+
+@contextlib.contextmanager
+def running(root: Path, bin_dir: Path) -> Iterator[Cluster]:
+    """A cluster for the duration of a with-block (the pytest fixture's shape): always stopped after."""
+    cluster = up(root, bin_dir, owned=True)
+    try:
+        yield cluster
+    finally:
+        down(root)

@@ -1,0 +1,63 @@
+"""The versions of the real-engine toolchain, each stated once.
+
+The Pulumi CLI and the Kubernetes provider follow the Python SDK pins in requirements.txt (the CLI is the
+release of `pulumi`, the provider plugin that of `pulumi-kubernetes`), and the operator follows the
+version the program installs, so the test bed always runs what a user's `pulumi up` runs. Only what has no
+other home is stated here.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+#: Kubernetes control plane of the loopback cluster (kube-apiserver, kube-controller-manager, kubectl);
+#: its etcd is the version this Kubernetes release's go.mod requires.
+KUBERNETES = "1.36.3"
+
+#: `github.com/pulumi/pulumi-kubernetes/provider/v4` has no tags of its own: each provider release is the
+#: commit of the repository's root tag `v<X>`, addressed by its pseudo-version (commit time and hash of the
+#: tag, read from the repository's tags). A new `pulumi-kubernetes` pin needs its line here.
+KUBERNETES_PROVIDER_COMMITS = {
+    "4.25.0": "v4.0.0-20260115033456-f47bc2d6f199",
+}
+
+
+def requirement(name: str) -> str:
+    """The exact version pinned for `name` in requirements.txt."""
+    text = (ROOT / "requirements.txt").read_text(encoding="utf-8")
+    match = re.search(rf"^{re.escape(name)}==([^\s#;]+)", text, flags=re.MULTILINE | re.IGNORECASE)
+    if match is None:
+        raise LookupError(f"requirements.txt pins no exact version of {name}")
+    return match.group(1)
+
+
+def pulumi() -> str:
+    """Version of the Pulumi CLI and the Python language host: the `pulumi` SDK pin."""
+    return requirement("pulumi")
+
+
+def pulumi_kubernetes() -> str:
+    """Version of `pulumi-resource-kubernetes`: the `pulumi-kubernetes` SDK pin."""
+    return requirement("pulumi-kubernetes")
+
+
+def kubernetes_provider_module() -> str:
+    """The provider module's pseudo-version for the pinned release."""
+    version = pulumi_kubernetes()
+    try:
+        return KUBERNETES_PROVIDER_COMMITS[version]
+    except KeyError:
+        raise LookupError(
+            f"pulumi-kubernetes=={version} has no provider commit in testbed/versions.py "
+            f"KUBERNETES_PROVIDER_COMMITS (known: {', '.join(sorted(KUBERNETES_PROVIDER_COMMITS))})"
+        ) from None
+
+
+def operator() -> str:
+    """The OpenVINO operator release the program installs by default."""
+    from components.config import DEFAULTS
+
+    return str(DEFAULTS["operator"]["version"])

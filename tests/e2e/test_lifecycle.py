@@ -1,0 +1,156 @@
+"""A stack's whole life under the real CLI and provider, against the loopback API server and FuseML.
+
+One stack per module, deployed once; the tests run in file order and each takes the stack one step
+further (second up, refresh, an in-place update, a removed model, destroy), as a platform engineer would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from components.model_server import REST_PORT
+from testbed.cluster import Cluster
+from testbed.engine import Engine
+from tests.e2e import stacks
+from tests.fuseml_server import FakeFuseML
+
+pytestmark = pytest.mark.timeout(900)
+
+STACK = "lifecycle"
+MODELS = [
+    {
+        "app_name": "resnet",
+        "model": "gs://ovms-public-eu/resnet50-binary",
+        "model_name": "resnet",
+        "nireq": 2,
+    },
+    {"app_name": "mnist", "model": "s3://models/mnist", "model_name": "mnist"},
+]
+SECRETS = {
+    "aws_access_key_id": "AKIAE2ETESTKEYID0001",
+    "aws_secret_access_key": "e2e-secret-Do-Not-Leak-7f3a",
+}
+
+
+@dataclass
+class Deployed:
+    engine: Engine
+    cluster: Cluster
+    fuseml: FakeFuseML
+    namespace: str
+    config: dict[str, Any]
+    first_up: str
+
+
+@pytest.fixture(scope="module")
+def deployed(bin_dir: Any, cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
+    from testbed.local import prepare_namespace
+    from tests.fuseml_server import running_server
+
+    namespace = "e2e-lifecycle"
+    prepare_namespace(cluster, namespace)
+    with running_server() as fuseml:
+        engine = Engine(
+            bin_dir=bin_dir, work=tmp_path_factory.mktemp("lifecycle"), kubeconfig=cluster.kubeconfig
+        )
+        config = stacks.settings(
+            namespace, MODELS, fuseml_url=fuseml.url, storage={"s3_endpoint": "http://minio:9000"}
+        )
+        stacks.new_stack(engine, STACK, config)
+        for key, value in SECRETS.items():
+            engine.set_config(STACK, f"fuseml-serving:{key}", value, secret=True)
+        first = stacks.up(engine, STACK)
+        yield Deployed(engine, cluster, fuseml, namespace, config, first)
+
+
+def test_up_creates_what_the_plan_says(deployed: Deployed) -> None:
+    plan = stacks.planned({**deployed.config, **{k: f"[secret {k}]" for k in SECRETS}}, STACK)
+    servers = stacks.model_servers(deployed.cluster, deployed.namespace)
+    routes = stacks.virtual_services(deployed.cluster, deployed.namespace)
+    planned_servers = {
+        r.inputs["metadata"]["name"]: r.inputs
+        for r in plan.of_type("kubernetes:intel.com/v1alpha1:ModelServer")
+    }
+    planned_routes = {
+        r.inputs["metadata"]["name"]: r.inputs
+        for r in plan.of_type("kubernetes:networking.istio.io/v1beta1:VirtualService")
+    }
+    assert set(servers) == set(planned_servers) == {"ovms-resnet", "ovms-mnist"}
+    for name, server in servers.items():
+        expected = planned_servers[name]["spec"]
+        repository = dict(server["spec"]["models_repository"])
+        if repository.get("storage_type") == "S3":
+            # The plan holds placeholders where the engine decrypted the real secrets.
+            assert repository["aws_secret_access_key"] == SECRETS["aws_secret_access_key"]
+            expected = {**expected, "models_repository": {**expected["models_repository"], **{
+                k: SECRETS[k] for k in SECRETS}}}  # fmt: skip
+        # The API server adds the CRD's defaults; everything planned must be there as planned.
+        assert stacks.missing(server["spec"], expected) == [], name
+        assert server["metadata"]["labels"] == planned_servers[name]["metadata"]["labels"]
+    assert set(routes) == set(planned_routes)
+    for name, route in routes.items():
+        assert stacks.missing(route["spec"], planned_routes[name]["spec"]) == [], name
+        destination = route["spec"]["http"][0]["route"][0]["destination"]
+        assert destination == {
+            "host": f"{name}.{deployed.namespace}.svc.cluster.local",
+            "port": {"number": REST_PORT},
+        }
+    assert sorted(deployed.fuseml.store) == ["mnist", "resnet"]
+    urls = stacks.outputs(deployed.engine, STACK)["prediction_urls"]
+    assert urls["resnet"] == f"http://resnet.ovms.{stacks.DOMAIN}/v1/models/resnet:predict"
+    assert deployed.fuseml.store["resnet"]["url"] == urls["resnet"]
+
+
+def test_second_up_changes_nothing_and_writes_nothing(deployed: Deployed) -> None:
+    api_writes, fuseml_writes = len(deployed.cluster.writes()), len(deployed.fuseml.writes())
+    stacks.up(deployed.engine, STACK, "--expect-no-changes")
+    assert deployed.cluster.writes()[api_writes:] == []
+    assert deployed.fuseml.writes()[fuseml_writes:] == []
+
+
+def test_refresh_is_clean(deployed: Deployed) -> None:
+    deployed.engine.run("refresh", "--stack", STACK, "--yes", "--skip-preview", "--expect-no-changes")
+
+
+def test_stack_export_holds_no_credential_in_plain_text(deployed: Deployed) -> None:
+    exported = deployed.engine.run("stack", "export", "--stack", STACK).stdout
+    assert "ovms-mnist" in exported
+    for value in SECRETS.values():
+        assert value not in exported
+
+
+def test_changed_nireq_updates_the_server_in_place(deployed: Deployed) -> None:
+    before = stacks.model_servers(deployed.cluster, deployed.namespace)["ovms-resnet"]
+    models = [{**MODELS[0], "nireq": 4}, MODELS[1]]
+    deployed.config["models"] = models
+    stacks.write_stack(deployed.engine, STACK, deployed.config)
+    out = stacks.up(deployed.engine, STACK)
+    after = stacks.model_servers(deployed.cluster, deployed.namespace)["ovms-resnet"]
+    assert after["metadata"]["uid"] == before["metadata"]["uid"]
+    assert after["spec"]["models_settings"]["nireq"] == 4
+    assert "1 updated" in out, out
+
+
+def test_removed_model_loses_its_server_route_and_application(deployed: Deployed) -> None:
+    deployed.config["models"] = deployed.config["models"][:1]
+    stacks.write_stack(deployed.engine, STACK, deployed.config)
+    stacks.up(deployed.engine, STACK)
+    assert set(stacks.model_servers(deployed.cluster, deployed.namespace)) == {"ovms-resnet"}
+    assert set(stacks.virtual_services(deployed.cluster, deployed.namespace)) == {"ovms-resnet"}
+    assert sorted(deployed.fuseml.store) == ["resnet"]
+
+
+def test_destroy_leaves_nothing_and_the_stack_can_be_removed(deployed: Deployed) -> None:
+    deployed.engine.run("destroy", "--stack", STACK, "--yes", "--skip-preview", timeout=900)
+    assert stacks.model_servers(deployed.cluster, deployed.namespace) == {}
+    assert stacks.virtual_services(deployed.cluster, deployed.namespace) == {}
+    gateways = stacks.items(deployed.cluster, "networking.istio.io/v1beta1", "gateways", deployed.namespace)
+    assert gateways == {}
+    assert deployed.fuseml.store == {}
+    deployed.engine.run("stack", "rm", STACK, "--yes")
+    listed = deployed.engine.run("stack", "ls", "--json").stdout
+    assert STACK not in listed
