@@ -18,6 +18,7 @@ from components.config import ConfigError
 from offline.plan import ROOT, plan_stack_file, stacks
 from policies.review import CREDENTIAL_MASK, SECRET_MASK, main
 from tests.fixtures import bad_stack
+from tests.stackfiles import CIPHERTEXTS, configured
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 BAD_POLICIES = {policy for policy, _ in bad_stack.EXPECTED_VIOLATIONS}
@@ -27,7 +28,6 @@ KNOWN_SECRETS = {
     "aws_secret_access_key": "known-Secret-Access-Key-Value-0042",
     "gcs_credentials": '{"private_key": "known-gcs-private-key-material"}',
 }
-CIPHERTEXTS = ("AAABAReviewCiphertextAccessKeyId0000", "AAABAReviewCiphertextSecretKey000000")
 
 
 @dataclasses.dataclass
@@ -93,10 +93,11 @@ def write_policy_config(tmp_path: Path, config: Any) -> Path:
 
 @pytest.mark.parametrize("stack", list(stacks()))
 def test_every_stack_file_passes_and_writes_its_objects(stack: str, tmp_path: Path) -> None:
-    run = review(tmp_path, "--stack", stack)
+    root = configured(stack, tmp_path / "root")
+    run = review(tmp_path, "--stack", stack, "--root", str(root))
     assert run.code == 0, run.stdout + run.stderr
     assert "review PASSED" in run.stdout
-    planned = plan_stack_file(stack)
+    planned = plan_stack_file(stack, root)
     objects = [r for r in planned.resources if r.kubernetes_object]
     files = sorted((run.out / "objects").glob("*.yaml"))
     assert len(files) == len(objects) > 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from components.config import ConfigError
 from components.model_server import GCS_SECRET_NAME
 from offline.plan import Plan, PlannedResource, engine_config, plan, plan_stack_file, stacks
 from offline.schemas import crd_dir, crd_schema, validate
+from tests.stackfiles import configured
 
 MODEL_SERVER = "kubernetes:intel.com/v1alpha1:ModelServer"
 VIRTUAL_SERVICE = "kubernetes:networking.istio.io/v1beta1:VirtualService"
@@ -42,8 +44,8 @@ def kubernetes_objects(result: Plan) -> list[PlannedResource]:
 
 
 @pytest.mark.parametrize("stack", list(stacks()))
-def test_every_stack_file_plans_valid_objects(stack: str) -> None:
-    result = plan_stack_file(stack)
+def test_every_stack_file_plans_valid_objects(stack: str, tmp_path: Path) -> None:
+    result = plan_stack_file(stack, configured(stack, tmp_path))
     objects = kubernetes_objects(result)
     assert any(r.type == MODEL_SERVER for r in objects)
     for resource in objects:
@@ -190,8 +192,8 @@ def test_bad_config_registers_nothing() -> None:
     assert record == []
 
 
-def test_gke_cluster_and_intel_node_pool() -> None:
-    result = plan_stack_file("dev")
+def test_gke_cluster_and_intel_node_pool(tmp_path: Path) -> None:
+    result = plan_stack_file("dev", configured("dev", tmp_path))
     (cluster,) = result.of_type("gcp:container/cluster:Cluster")
     (pool,) = result.of_type("gcp:container/nodePool:NodePool")
     assert cluster.inputs["removeDefaultNodePool"] is True

@@ -41,7 +41,8 @@ def test_pulumi_yaml_declares_every_plain_key_the_program_reads_with_a_default()
         assert spec["type"] == expected, key
         assert "secret" not in spec, key
         # An empty object or list means "the program's defaults"; a string states the program's own.
-        assert spec["default"] == ([] if key == "models" else {} if key in OBJECT_KEYS else DEFAULTS[key]), key
+        expected_default = [] if key == "models" else {} if key in OBJECT_KEYS else DEFAULTS[key]
+        assert spec["default"] == expected_default, key
 
 
 def test_readme_config_reference_matches_pulumi_yaml() -> None:
