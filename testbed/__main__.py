@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from testbed import cluster, toolchain
+from testbed.engine import PulumiError
 
 #: What try-local changes in the shipped local stack: the operator comes from the test bed's manifests
 #: folder instead of the upstream release, which cannot be fetched here.
@@ -53,10 +54,13 @@ def _down(args: argparse.Namespace) -> int:
     from testbed import local
 
     root = Path(args.dir).resolve()
-    if local.deployed(root):
-        local.destroy(root, toolchain.ensure())
-    stopped = cluster.down(root)
-    print(f"stopped {', '.join(stopped)}" if stopped else f"nothing was running under {root}")
+    try:
+        if local.deployed(root):
+            local.destroy(root, toolchain.ensure())
+    finally:
+        # Stopped even when the destroy fails: nothing the test bed started outlives `down`.
+        stopped = cluster.down(root)
+        print(f"stopped {', '.join(stopped)}" if stopped else f"nothing was running under {root}")
     return 0
 
 
@@ -81,6 +85,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.run(args)
     except (toolchain.ToolchainError, cluster.TestbedError) as err:
         print(f"testbed: {err}", file=sys.stderr)
+        return 1
+    except PulumiError as err:
+        print(f"testbed: {err.summary()}", file=sys.stderr)
         return 1
 
 

@@ -24,11 +24,18 @@ class PulumiError(Exception):
     """A CLI command failed; carries its output."""
 
     def __init__(self, args: list[str], result: subprocess.CompletedProcess[str]) -> None:
-        self.result = result
+        self.args, self.result = args, result
         super().__init__(
             f"pulumi {' '.join(args)} exited {result.returncode}\n"
             f"{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
         )
+
+    def summary(self) -> str:
+        """The command and its first error line."""
+        lines = [line.strip() for line in (self.result.stderr + self.result.stdout).splitlines()]
+        errors = [line for line in lines if line.startswith("error:")]
+        detail = (errors or [line for line in lines if line] or ["no output"])[0]
+        return f"pulumi {' '.join(self.args)} exited {self.result.returncode}: {detail}"
 
 
 def project_dir(target: Path, venv: Path | None = None) -> Path:

@@ -1,9 +1,11 @@
-"""The test bed's stand-in for a kubelet: bind each Pod to a fake node and report it Running and Ready.
+"""The test bed's stand-in for a kubelet: start each Pod on a fake node, and confirm each Pod's end.
 
 Why: the loopback cluster has no nodes, so without this every Deployment waits for Pods forever, and so
-would `pulumi up`. Reporting Pod status is exactly the kubelet's part of the contract; everything above it
-(ReplicaSets, Deployment conditions, pulumi-kubernetes' await logic) stays real. No container runs: a
-model server's readiness on a real cluster still depends on OVMS loading its model.
+would `pulumi up`; and a Pod being deleted stays Terminating until a kubelet confirms it is gone, so its
+namespace never goes away and `pulumi destroy` waits forever. Reporting Pod status and confirming deletion
+is exactly the kubelet's part of the contract; everything above it (ReplicaSets, Deployment conditions,
+namespace deletion, pulumi-kubernetes' await logic) stays real. No container runs: a model server's
+readiness on a real cluster still depends on OVMS loading its model.
 
 Run as `python -m testbed.kubelet KUBECONFIG`; it polls, so it needs no watch machinery, and it stops
 when the API server goes away for good.
@@ -83,6 +85,16 @@ def start_pod(cluster: Cluster, pod: dict) -> None:
     )  # fmt: skip
 
 
+def end_pod(cluster: Cluster, pod: dict) -> None:
+    """Confirm that a Pod being deleted has stopped: the final delete a kubelet sends once containers exit."""
+    meta = pod["metadata"]
+    cluster.request(
+        "DELETE",
+        f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}",
+        {"apiVersion": "v1", "kind": "DeleteOptions", "gracePeriodSeconds": 0},
+    )
+
+
 def main(kubeconfig: str) -> int:
     cluster = _cluster(Path(kubeconfig))
     failures = 0
@@ -92,12 +104,13 @@ def main(kubeconfig: str) -> int:
             if not registered:
                 _register_node(cluster)
                 registered = True
-            pods = cluster.get("/api/v1/pods?fieldSelector=status.phase%3DPending") or {"items": []}
+            pods = cluster.get("/api/v1/pods") or {"items": []}
             for pod in pods["items"]:
-                if pod["metadata"].get("deletionTimestamp"):
-                    continue
                 try:
-                    start_pod(cluster, pod)
+                    if pod["metadata"].get("deletionTimestamp"):
+                        end_pod(cluster, pod)
+                    elif pod.get("status", {}).get("phase", "Pending") == "Pending":
+                        start_pod(cluster, pod)
                 except urllib.error.HTTPError as err:
                     # A Pod deleted or rebound between the list and the patch: the next poll sees the truth.
                     print(f"pod {pod['metadata']['name']}: {err.code} {err.reason}", flush=True)
