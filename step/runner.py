@@ -96,6 +96,15 @@ class Console:
         for line in text.splitlines() or [""]:
             print(self.redact(line), file=self.err, flush=True)
 
+    def engine_error(self, text: str) -> None:
+        """The CLI's own stderr, marked as such: the step's one `error:` line stays the only one.
+
+        A locked stack makes every attempt print the CLI's "error: the stack is currently locked"; a
+        workflow log (and whoever greps it) must still see exactly one line saying why the step failed.
+        """
+        for line in text.splitlines() or [""]:
+            print(self.redact(f"pulumi: {line}"), file=self.err, flush=True)
+
 
 @dataclass(frozen=True)
 class Boundary:
@@ -173,15 +182,23 @@ def workspace_options(found: Backend) -> auto.LocalWorkspaceOptions:
 
 
 def default_factory(name: str, fn: Callable[[], None], opts: auto.LocalWorkspaceOptions) -> StackLike:
-    """Create or select the stack with the real Automation API (needs the CLI)."""
-    return auto.create_or_select_stack(stack_name=name, project_name=PROJECT, program=fn, opts=opts)
+    """Create or select the stack with the real Automation API (needs the CLI).
+
+    The SDK's create-or-select is a select, then a create when none was found: two first runs of one
+    application at once both find none, and the slower create fails with "already exists". That run
+    selects the stack its twin just created, and then waits for the lock like any concurrent run.
+    """
+    try:
+        return auto.create_or_select_stack(stack_name=name, project_name=PROJECT, program=fn, opts=opts)
+    except auto.StackAlreadyExistsError:
+        return auto.select_stack(stack_name=name, project_name=PROJECT, program=fn, opts=opts)
 
 
 def up_arguments(inputs: StepInputs, console: Console) -> dict[str, Any]:
     """Arguments of `stack.up`: streamed, uncoloured output; verbose adds the diff and engine logs."""
     kwargs: dict[str, Any] = {
         "on_output": console.info,
-        "on_error": console.error,
+        "on_error": console.engine_error,
         "color": "never",
         "message": f"FuseML workflow {inputs.workflow or '(unknown)'}: application {inputs.app_name}",
         # The summary is not printed, but keep decrypted config out of the result object all the same.

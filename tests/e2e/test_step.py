@@ -1,0 +1,133 @@
+"""The workflow step, `python -m step`, through the Automation API and the real CLI, as FuseML runs it.
+
+FuseML-style environment in (the step's inputs as FUSEML_* variables, the workflow's namespace and name,
+the results folder), the prediction URL in the results file out; the state in a file backend, as in the
+step's image with a bucket backend.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from testbed.cluster import Cluster
+from testbed.engine import ROOT, Engine
+from tests.e2e import stacks
+from tests.fuseml_server import FakeFuseML
+
+pytestmark = pytest.mark.timeout(900)
+
+APP = "step-e2e"
+
+
+def step_env(
+    engine: Engine, namespace: str, fuseml: FakeFuseML, results: Path, **extra: str
+) -> dict[str, str]:
+    env = engine.env()
+    env.update(
+        {
+            # The image's python is the one with the packages; so is this virtualenv's (dynamic providers
+            # are started as `python3 -m pulumi.dynamic`).
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}",
+            "PYTHONPATH": str(ROOT),
+            "FUSEML_APP_NAME": APP,
+            "FUSEML_MODEL": "gs://ovms-public-eu/resnet50-binary",
+            "FUSEML_MODEL_NAME": "resnet",
+            "FUSEML_NIREQ": "",
+            "FUSEML_ENV_WORKFLOW_NAMESPACE": namespace,
+            "FUSEML_ENV_WORKFLOW_NAME": "mlflow-e2e",
+            "FUSEML_SERVING_DOMAIN": stacks.DOMAIN,
+            "FUSEML_SERVER_URL": fuseml.url,
+            "FUSEML_SERVING_RESULTS_DIR": str(results),
+            "TASK_RESULT": "prediction-url",
+            "FUSEML_SERVING_LOCK_TIMEOUT_S": "300",
+        }
+    )
+    env.update(extra)
+    return env
+
+
+def run_step(env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "step"], env=env, cwd=cwd, capture_output=True, text=True, timeout=600
+    )
+
+
+def start_step(env: dict[str, str], cwd: Path, log: Path) -> subprocess.Popen[str]:
+    handle = log.open("w")
+    return subprocess.Popen(
+        [sys.executable, "-m", "step"], env=env, cwd=cwd, stdout=handle, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+
+
+def test_step_deploys_then_a_rerun_is_a_no_op(
+    engine: Engine, cluster: Cluster, namespace: str, fuseml: FakeFuseML, tmp_path: Path
+) -> None:
+    results = tmp_path / "results"
+    env = step_env(engine, namespace, fuseml, results)
+    first = run_step(env, tmp_path)
+    assert first.returncode == 0, first.stdout + first.stderr
+    url = f"http://{APP}.ovms.{stacks.DOMAIN}/v1/models/resnet:predict"
+    assert (results / "prediction-url").read_text() == url
+    assert set(stacks.model_servers(cluster, namespace)) == {f"ovms-{APP}"}
+    assert fuseml.store[APP]["url"] == url
+    api_writes, fuseml_writes = len(cluster.writes()), len(fuseml.writes())
+
+    second = run_step(env, tmp_path)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert (results / "prediction-url").read_text() == url
+    assert cluster.writes()[api_writes:] == []
+    assert fuseml.writes()[fuseml_writes:] == []
+
+
+def test_two_runs_at_once_serialise_on_the_stack_lock(
+    engine: Engine, cluster: Cluster, namespace: str, fuseml: FakeFuseML, tmp_path: Path
+) -> None:
+    env = step_env(engine, namespace, fuseml, tmp_path / "results")
+    # Slow FuseML answers keep the first update holding the lock while the second one starts.
+    fuseml.inject(None, delay_s=4, times=3)
+    runs = [start_step(env, tmp_path, tmp_path / f"run{i}.log") for i in range(2)]
+    codes = [run.wait(timeout=600) for run in runs]
+    logs = [(tmp_path / f"run{i}.log").read_text() for i in range(2)]
+    assert codes == [0, 0], logs
+    assert any("is locked by another update; retrying" in log for log in logs), logs
+    assert set(stacks.model_servers(cluster, namespace)) == {f"ovms-{APP}"}
+
+
+def test_a_run_killed_mid_update_leaves_a_lock_the_next_run_explains(
+    engine: Engine, cluster: Cluster, namespace: str, fuseml: FakeFuseML, tmp_path: Path
+) -> None:
+    env = step_env(engine, namespace, fuseml, tmp_path / "results")
+    fuseml.inject(None, delay_s=30, times=1)
+    run = start_step(env, tmp_path, tmp_path / "killed.log")
+    lock_dir = engine.backend / ".pulumi" / "locks"
+    deadline = time.monotonic() + 120
+    while not list(lock_dir.rglob("*.json")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert list(lock_dir.rglob("*.json")), (tmp_path / "killed.log").read_text()
+    # SIGKILL the whole step, CLI included: nothing gets to release the lock.
+    os.killpg(run.pid, signal.SIGKILL)
+    run.wait(timeout=30)
+
+    fuseml.faults.clear()
+    next_run = run_step({**env, "FUSEML_SERVING_LOCK_TIMEOUT_S": "3"}, tmp_path)
+    assert next_run.returncode == 1, next_run.stdout + next_run.stderr
+    errors = [line for line in next_run.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, next_run.stderr
+    (line,) = errors
+    assert "is still locked after 3s" in line
+    assert "pulumi cancel --stack" in line and f"PULUMI_BACKEND_URL=file://{engine.backend}" in line
+
+    subprocess.run(
+        [str(engine.bin_dir / "pulumi"), "cancel", "--stack", APP, "--yes"],
+        env=engine.env(), cwd=engine.project, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    recovered = run_step(env, tmp_path)
+    assert recovered.returncode == 0, recovered.stdout + recovered.stderr
