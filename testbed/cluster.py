@@ -58,6 +58,7 @@ AUDIT_POLICY = {
     ],
 }
 START_TIMEOUT_S = 90.0
+PORT_ATTEMPTS = 3
 LOG_TAIL_LINES = 25
 
 
@@ -234,13 +235,22 @@ def up(root: Path, bin_dir: Path, *, owned: bool = False) -> Cluster:
         raise TestbedError(
             f"{root} already holds a test bed: run `python -m testbed down --dir {root}` first"
         )
-    (root / "logs").mkdir(parents=True, exist_ok=True)
-    starter = _Starter(root, bin_dir, owned)
-    try:
-        return _up(starter)
-    except BaseException:
-        down(root)
-        raise
+    for attempt in range(1, PORT_ATTEMPTS + 1):
+        (root / "logs").mkdir(parents=True, exist_ok=True)
+        starter = _Starter(root, bin_dir, owned)
+        try:
+            return _up(starter)
+        except TestbedError as err:
+            down(root)
+            # A port the kernel called free was taken before the component bound it: pick others.
+            if "address already in use" not in str(err) or attempt == PORT_ATTEMPTS:
+                raise
+            first_line = str(err).splitlines()[0]
+            print(f"testbed: a port was taken meanwhile ({first_line}); retrying", file=sys.stderr)
+        except BaseException:
+            down(root)
+            raise
+    raise AssertionError("unreachable")
 
 
 def _up(starter: _Starter) -> Cluster:

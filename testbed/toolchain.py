@@ -73,7 +73,7 @@ class Builder:
     def __init__(self, log: Path) -> None:
         self.log = log
 
-    def run(self, *args: str, cwd: Path, env: dict[str, str] | None = None) -> str:
+    def run(self, *args: str, cwd: Path, env: dict[str, str] | None = None, check: bool = True) -> str:
         with self.log.open("a", encoding="utf-8") as handle:
             handle.write(f"$ (cd {cwd} && {' '.join(args)})\n")
             handle.flush()
@@ -81,16 +81,21 @@ class Builder:
                 args, cwd=cwd, env=env or go_env(), stdout=subprocess.PIPE, stderr=handle, text=True
             )
             handle.write(result.stdout)
-        if result.returncode != 0:
+        if check and result.returncode != 0:
             raise ToolchainError(f"`{' '.join(args[:3])} ...` exited {result.returncode}")
         return result.stdout
 
     def download(self, module: str, version: str) -> Path:
         """The module's read-only directory in the module cache."""
-        out = self.run("go", "mod", "download", "-json", f"{module}@{version}", cwd=self.log.parent)
-        info = json.loads(out)
-        if info.get("Error"):
-            raise ToolchainError(f"the Go module proxy refused {module}@{version}: {info['Error']}")
+        target = f"{module}@{version}"
+        out = self.run("go", "mod", "download", "-json", target, cwd=self.log.parent, check=False)
+        try:
+            info = json.loads(out)
+        except ValueError:
+            raise ToolchainError(f"go mod download {target} printed no module information") from None
+        if info.get("Error") or not info.get("Dir"):
+            reason = info.get("Error", "no module directory").splitlines()[-1].strip()
+            raise ToolchainError(f"downloading {module}@{version} failed: {reason}")
         return Path(info["Dir"])
 
     def writable_copy(self, module_dir: Path, scratch: Path) -> Path:
@@ -281,9 +286,15 @@ def ensure(with_operator: bool = False, say: Callable[[str], None] | None = None
     root = cache_root()
     root.mkdir(parents=True, exist_ok=True)
     wanted = pieces(with_operator)
-    # Two at a time: module downloads of one overlap the compile of the other on a 2-core machine.
+    # Two at a time: module downloads of one overlap the compile of the other on a 2-core machine. The
+    # first failure cancels what has not started: its one line is the answer.
     with ThreadPoolExecutor(max_workers=2) as pool:
-        folders = dict(zip(wanted, pool.map(lambda piece: _build(piece, root, say), wanted), strict=True))
+        futures = {piece: pool.submit(_build, piece, root, say) for piece in wanted}
+        try:
+            folders = {piece: future.result() for piece, future in futures.items()}
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
     bin_dir = root / ("bin-" + hashlib.sha256("/".join(p.key for p in wanted).encode()).hexdigest()[:12])
     if not (bin_dir / ".complete").exists():
         bin_dir.mkdir(exist_ok=True)

@@ -1,0 +1,117 @@
+"""The test bed itself, on the real binaries: what it builds, how it starts and stops, what it leaves."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from testbed import cluster as testbed_cluster
+from testbed import versions
+from testbed.engine import ROOT
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is dead for our purpose (its parent has not reaped it yet).
+    status = Path(f"/proc/{pid}/stat")
+    return status.exists() and status.read_text().split(") ", 1)[1][0] != "Z"
+
+
+def recorded_pids(root: Path) -> list[int]:
+    state = json.loads((root / testbed_cluster.STATE_FILE).read_text())
+    return [entry["pid"] for entry in state["processes"]]
+
+
+def test_binaries_report_the_pinned_versions(bin_dir: Path) -> None:
+    pulumi = subprocess.run([str(bin_dir / "pulumi"), "version"], capture_output=True, text=True, check=True)
+    assert pulumi.stdout.strip() == f"v{versions.pulumi()}"
+    apiserver = subprocess.run([str(bin_dir / "kube-apiserver"), "--version"], capture_output=True, text=True)
+    assert apiserver.stdout.strip() == f"Kubernetes v{versions.KUBERNETES}"
+
+
+def test_up_and_down_commands_start_and_stop_everything(bin_dir: Path, tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    run = subprocess.run(
+        [sys.executable, "-m", "testbed", "up", "--dir", str(tmp_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stderr
+    assert f"export KUBECONFIG={tmp_path / 'kubeconfig'}" in run.stdout
+    pids = recorded_pids(tmp_path)
+    assert len(pids) == 4 and all(alive(pid) for pid in pids)
+    kubectl = subprocess.run(
+        [str(bin_dir / "kubectl"), "get", "crd", "-o", "name"],
+        env={**env, "KUBECONFIG": str(tmp_path / "kubeconfig")},
+        capture_output=True,
+        text=True,
+    )
+    assert kubectl.stdout.split() == [
+        "customresourcedefinition.apiextensions.k8s.io/gateways.networking.istio.io",
+        "customresourcedefinition.apiextensions.k8s.io/modelservers.intel.com",
+        "customresourcedefinition.apiextensions.k8s.io/virtualservices.networking.istio.io",
+    ]
+    down = subprocess.run(
+        [sys.executable, "-m", "testbed", "down", "--dir", str(tmp_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert down.returncode == 0, down.stderr
+    assert down.stdout.strip() == "stopped kubelet-stand-in, kube-controller-manager, kube-apiserver, etcd"
+    assert not [pid for pid in pids if alive(pid)]
+    assert not (tmp_path / "kubeconfig").exists() and not (tmp_path / "etcd").exists()
+
+
+def test_a_taken_port_makes_it_pick_others(
+    bin_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    ports = iter([taken.getsockname()[1]])
+    real = testbed_cluster.free_port
+    # The first port handed out (etcd's client port) is one someone else holds.
+    monkeypatch.setattr(testbed_cluster, "free_port", lambda: next(ports, None) or real())
+    try:
+        with testbed_cluster.running(tmp_path, bin_dir) as running:
+            assert running.get("/api/v1/namespaces/default")["metadata"]["name"] == "default"
+    finally:
+        taken.close()
+
+
+def test_the_test_beds_processes_die_with_a_killed_owner(bin_dir: Path, tmp_path: Path) -> None:
+    owner = subprocess.Popen(
+        [
+            sys.executable, "-c",
+            "import sys, time; from pathlib import Path; from testbed import cluster; "
+            "cluster.up(Path(sys.argv[1]), Path(sys.argv[2]), owned=True); "
+            "print('up', flush=True); time.sleep(300)",
+            str(tmp_path), str(bin_dir),
+        ],
+        env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert owner.stdout is not None and owner.stdout.readline().strip() == "up"
+    pids = recorded_pids(tmp_path)
+    assert all(alive(pid) for pid in pids)
+    owner.send_signal(signal.SIGKILL)
+    owner.wait()
+    deadline = time.monotonic() + 20
+    while [pid for pid in pids if alive(pid)] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not [pid for pid in pids if alive(pid)]
+    testbed_cluster.down(tmp_path)
