@@ -90,9 +90,12 @@ TAINT_EFFECTS = ("PREFER_NO_SCHEDULE",)
 #: Model URL schemes and the operator's storage_type for each.
 STORAGE_TYPES = {"s3": "S3", "gs": "google", "azure": "azure", "az": "azure", "": "cluster"}
 
-#: Kubernetes object names built from an app name: `ovms-<app_name>` must stay a 63-char DNS label.
+#: Kubernetes object names built from an app name: `ovms-<app_name>`. The operator installs each
+#: ModelServer as a Helm release named after the CR, and Helm refuses release names over 53 characters
+#: (helm pkg/chartutil validateReleaseName); past it `pulumi up` succeeds and the route serves 503s.
 RESOURCE_PREFIX = "ovms-"
-MAX_APP_NAME = 63 - len(RESOURCE_PREFIX)
+HELM_RELEASE_NAME_MAX = 53
+MAX_APP_NAME = HELM_RELEASE_NAME_MAX - len(RESOURCE_PREFIX)
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -724,7 +727,8 @@ def _model(entry: Any, index: int) -> ModelConfig:
             f"{prefix}.app_name",
             app_name,
             f"lowercase letters, digits and '-', starting and ending alphanumeric, at most {MAX_APP_NAME} "
-            f"chars (it names the Kubernetes objects {RESOURCE_PREFIX}<app_name>)",
+            f"chars (it names the Kubernetes objects {RESOURCE_PREFIX}<app_name>, and the operator's Helm "
+            f"release of that name must fit Helm's {HELM_RELEASE_NAME_MAX})",
         )
     if _unset(entry.get("model")):
         raise ConfigError(f"{prefix}.model", entry.get("model"), "the model URL (required)", context=context)

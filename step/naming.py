@@ -10,9 +10,9 @@ Rules (they replace the original step's random fallback, which created a new ser
   make unrelated runs of a generic workflow (one that takes the model URL as an input) silently replace
   each other's server. An explicit `app_name` input is the only sound identity left.
 
-Every name is normalised to a DNS label of at most 58 characters, so that `ovms-<app>` fits Kubernetes'
-63; a longer name is cut and given a short hash of the full name, so two long names stay distinct and
-the same input always yields the same name.
+Every name is normalised to a DNS label of at most 48 characters, so that `ovms-<app>` fits the 53 of a
+Helm release name (the operator installs each server as one); a longer name is cut and given a short hash
+of the full name, so two long names stay distinct and the same input always yields the same name.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from pathlib import Path
 from components.config import MAX_APP_NAME
 from step.errors import StepInputError
 
-# MAX_APP_NAME comes from the core (63 minus `ovms-`), so the step and the core can never disagree.
+# MAX_APP_NAME comes from the core (Helm's 53 minus `ovms-`), so the step and the core can never disagree.
 HASH_LENGTH = 8
 
 _INVALID = re.compile(r"[^a-z0-9-]+")

@@ -166,7 +166,7 @@ BAD_MODELS = [
     ({"app_name": "ResNet"}, "models[0].app_name", "lowercase letters, digits and '-'"),
     ({"app_name": "resnet_50"}, "models[0].app_name", "lowercase letters"),
     ({"app_name": "-resnet"}, "models[0].app_name", "starting and ending alphanumeric"),
-    ({"app_name": "a" * 59}, "models[0].app_name", "at most 58 chars"),
+    ({"app_name": "a" * 49}, "models[0].app_name", "at most 48 chars"),
     ({"ovms_image_tag": "latest"}, "models[0].ovms_image_tag", "a pinned image tag"),
     ({"ovms_image_tag": "Latest"}, "models[0].ovms_image_tag", "not latest"),
     ({"ovms_image_tag": "2024.0 beta"}, "models[0].ovms_image_tag", "a pinned image tag"),

@@ -74,11 +74,11 @@ def test_normalise_makes_lowercase_dns_labels(given_name: str, expected: str) ->
     assert naming.normalise(given_name) == expected
 
 
-def test_long_name_is_cut_to_58_with_a_stable_hash() -> None:
+def test_long_name_is_cut_to_48_with_a_stable_hash() -> None:
     long = "org-" + "p" * 80 + "-workflow"
     name = naming.normalise(long)
-    assert len(name) == MAX_APP_NAME == 58
-    assert len("ovms-" + name) == 63
+    assert len(name) == MAX_APP_NAME == 48
+    assert len("ovms-" + name) == 53
     assert re.fullmatch(r"org-p+-[0-9a-f]{8}", name)
     assert naming.normalise(long) == name
 
