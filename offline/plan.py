@@ -113,8 +113,10 @@ class RecordingMocks(pulumi.runtime.Mocks):
         return f"{args.name}-id", state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
-        # Offline, kustomize cannot fetch the operator's release manifests: it expands to nothing.
-        return self.invokes.get(args.token, {"result": []})
+        # Offline, kustomize cannot fetch the operator's release manifests: it expands to nothing. A
+        # callable answer gets the invoke's arguments (a test reading what was asked for).
+        answer = self.invokes.get(args.token, {"result": []})
+        return answer(dict(args.args)) if callable(answer) else answer
 
 
 class RecordingMonitor(pulumi_mocks.MockMonitor):

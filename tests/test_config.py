@@ -222,6 +222,17 @@ def test_duplicate_app_names_are_refused() -> None:
         ({"istio": {"domain": DOMAIN, "gateway": "a/b/c"}}, "istio.gateway", "<namespace>/<name>"),
         ({"istio": {"domain": DOMAIN, "hostprefix": "x"}}, "istio.hostprefix", "one of the keys"),
         ({"cluster": {"mode": "import"}}, "cluster.mode", "one of create, existing"),
+        (
+            # The form kustomize itself reads, but pulumi's git helper never looks at the query.
+            {"operator": {"manifests": "https://github.com/openvinotoolkit/operator/config/default?ref=v1.2.0"}},
+            "operator.manifests",
+            "a git URL https://<host>/<owner>/<repo>/tree/<tag or commit>/<folder>",
+        ),
+        (
+            {"operator": {"manifests": "/nonexistent/operator/config"}},
+            "operator.manifests",
+            "a local folder holding a kustomization.yaml",
+        ),
         ({"cluster": {"mode": "create", "project": "p"}}, "cluster.location", "a GCP zone or region"),
         ({"cluster": {"mode": "create", "location": "europe-central2-a"}}, "cluster.project", "GCP project"),
         (

@@ -282,6 +282,66 @@ def test_model_servers_wait_for_the_pinned_operator() -> None:
     assert {crd.urn, deployment.urn} <= set(component.dependencies)
 
 
+UPSTREAM_BASE = [
+    *OPERATOR_MANIFESTS["kubernetes:kustomize:directory"]["result"][:1],
+    {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "controller-manager-metrics-service", "namespace": "system"},
+        "spec": {"ports": [{"name": "https", "port": 8443, "targetPort": "https"}]},
+    },
+    {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "controller-manager", "namespace": "system"},
+        "spec": {
+            "selector": {"matchLabels": {"control-plane": "controller-manager"}},
+            "template": {
+                "metadata": {"labels": {"control-plane": "controller-manager"}},
+                "spec": {
+                    "containers": [
+                        {"name": "kube-rbac-proxy", "image": "gcr.io/kubebuilder/kube-rbac-proxy:v0.5.0"},
+                        {"name": "manager", "image": "controller:latest", "args": ["--metrics-addr=:8080"]},
+                    ]
+                },
+            },
+        },
+    },
+]
+
+
+def test_operator_install_is_runnable_and_fetched_at_the_release_tag() -> None:
+    asked: list[str] = []
+
+    def kustomize(args: dict[str, Any]) -> dict[str, Any]:
+        asked.append(args["directory"])
+        return {"result": UPSTREAM_BASE}
+
+    result = plan_raw({**SEED_EXAMPLE}, invokes={"kubernetes:kustomize:directory": kustomize})
+    # pulumi's git helper reads the ref from /tree/<ref>/ (sdk gitutil), never from ?ref=.
+    assert asked == ["https://github.com/openvinotoolkit/operator/tree/v1.2.0/config/default"]
+    (deployment,) = result.of_type("kubernetes:apps/v1:Deployment")
+    (manager,) = deployment.inputs["spec"]["template"]["spec"]["containers"]
+    assert manager["name"] == "manager" and manager["image"] == "quay.io/openvino/ovms-operator:1.2.0"
+    assert "--watches-file=watches_k8s.yaml" in manager["args"]
+    assert manager["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": 8081}
+    # The withdrawn proxy's Service goes with it.
+    assert not result.of_type("kubernetes:core/v1:Service")
+
+
+def test_operator_manifests_can_come_from_a_local_folder(tmp_path: Path) -> None:
+    (tmp_path / "kustomization.yaml").write_text("resources: []\n")
+    asked: list[str] = []
+
+    def kustomize(args: dict[str, Any]) -> dict[str, Any]:
+        asked.append(args["directory"])
+        return {"result": []}
+
+    invokes = {"kubernetes:kustomize:directory": kustomize}
+    plan_raw({**SEED_EXAMPLE, "operator": {"manifests": str(tmp_path)}}, invokes=invokes)
+    assert asked == [str(tmp_path)]
+
+
 def test_no_operator_install_when_relying_on_one() -> None:
     result = plan_raw({**SEED_EXAMPLE, "operator": {"install": False}}, invokes=OPERATOR_MANIFESTS)
     assert not result.of_type("fuseml-serving:operator:OvmsOperator")
