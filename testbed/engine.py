@@ -78,7 +78,6 @@ class Engine:
             "PULUMI_CONFIG_PASSPHRASE": self.passphrase,
             "PULUMI_SKIP_UPDATE_CHECK": "true",
             "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-            "PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK": "false",
             # The project folder's code imports from the repository, whatever the caller's cwd.
             "PYTHONPATH": str(self.project),
             **self.extra_env,

@@ -98,6 +98,11 @@ class Builder:
             raise ToolchainError(f"downloading {module}@{version} failed: {reason}")
         return Path(info["Dir"])
 
+    def build(self, src: Path, package: str, binary: Path, ldflags: str, tags: str = "") -> None:
+        """`go build` one package of src into binary, reproducibly (-trimpath), with the given ldflags."""
+        flags = ["-tags", tags] if tags else []
+        self.run("go", "build", "-trimpath", *flags, "-ldflags", ldflags, "-o", str(binary), package, cwd=src)
+
     def writable_copy(self, module_dir: Path, scratch: Path) -> Path:
         """A writable copy of a module (the cache is read-only and loses exec bits)."""
         target = scratch / "src"
@@ -117,12 +122,8 @@ def _pulumi_cli(out: Path, builder: Builder, scratch: Path) -> None:
     )
     # Release build settings of the CLI (pulumi's Makefile/goreleaser): without the version ldflag the
     # Automation API's version check sees a dev build.
-    builder.run(
-        "go", "build", "-trimpath", "-tags", "osusergo,grpcnotrace",
-        "-ldflags", f"-X {PULUMI_SDK}/go/common/version.Version={version}",
-        "-o", str(out / "pulumi"), "./cmd/pulumi",
-        cwd=src,
-    )  # fmt: skip
+    ldflags = f"-X {PULUMI_SDK}/go/common/version.Version={version}"
+    builder.build(src, "./cmd/pulumi", out / "pulumi", ldflags, tags="osusergo,grpcnotrace")
 
 
 def _language_host(out: Path, builder: Builder, scratch: Path) -> None:
@@ -132,12 +133,8 @@ def _language_host(out: Path, builder: Builder, scratch: Path) -> None:
     shutil.copy(GO_SOURCES / "langhost" / "main.go", src / "main.go")
     builder.run("go", "mod", "init", "fuseml-serving/testbed/langhost", cwd=src)
     builder.run("go", "mod", "edit", f"-require={PULUMI_SDK}@{version}", cwd=src)
-    builder.run(
-        "go", "build", "-trimpath",
-        "-ldflags", f"-X {PULUMI_SDK}/go/common/version.Version={version}",
-        "-o", str(out / "pulumi-language-python"), ".",
-        cwd=src,
-    )  # fmt: skip
+    ldflags = f"-X {PULUMI_SDK}/go/common/version.Version={version}"
+    builder.build(src, ".", out / "pulumi-language-python", ldflags)
     # The two scripts a Python host needs are in the SDK module: the program runner, which must sit next
     # to the host, and the dynamic-provider host, which must be on PATH.
     sdk = builder.download(PULUMI_SDK, version)
@@ -163,12 +160,8 @@ def _kubernetes_provider(out: Path, builder: Builder, scratch: Path) -> None:
     # main.go embeds the schema files that `go generate` writes; they are not in the module zip.
     cmd = src / "cmd" / "pulumi-resource-kubernetes"
     builder.run("go", "run", "./generate.go", cwd=cmd, env={**go_env(), "VERSION": version})
-    builder.run(
-        "go", "build", "-trimpath",
-        "-ldflags", f"-X {K8S_PROVIDER}/pkg/version.Version={version}",
-        "-o", str(out / "pulumi-resource-kubernetes"), "./cmd/pulumi-resource-kubernetes",
-        cwd=src,
-    )  # fmt: skip
+    ldflags = f"-X {K8S_PROVIDER}/pkg/version.Version={version}"
+    builder.build(src, "./cmd/pulumi-resource-kubernetes", out / "pulumi-resource-kubernetes", ldflags)
 
 
 def _control_plane(out: Path, builder: Builder, scratch: Path) -> None:
@@ -189,7 +182,7 @@ def _control_plane(out: Path, builder: Builder, scratch: Path) -> None:
     major, minor, _ = version.split(".")
     base = "k8s.io/component-base/version"
     ldflags = f"-X {base}.gitVersion=v{version} -X {base}.gitMajor={major} -X {base}.gitMinor={minor}"
-    builder.run("go", "build", "-trimpath", "-ldflags", ldflags, "-o", str(out / "kube"), ".", cwd=src)
+    builder.build(src, ".", out / "kube", ldflags)
     for command in KUBE_COMMANDS:
         (out / command).symlink_to("kube")
 
@@ -199,7 +192,7 @@ def _operator(out: Path, builder: Builder, scratch: Path) -> None:
     src = builder.writable_copy(builder.download(OPERATOR, version), scratch)
     # Its go.mod has no replace lines; the binary of ./cmd is the helm operator, and the chart and the
     # watches files it reads sit beside it in the module.
-    builder.run("go", "build", "-trimpath", "-o", str(out / "ovms-operator"), "./cmd", cwd=src)
+    builder.build(src, "./cmd", out / "ovms-operator", ldflags="")
     shutil.copytree(src, out / "operator", symlinks=True)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 from typing import Any
@@ -282,32 +283,19 @@ def test_model_servers_wait_for_the_pinned_operator() -> None:
     assert {crd.urn, deployment.urn} <= set(component.dependencies)
 
 
-UPSTREAM_BASE = [
-    *OPERATOR_MANIFESTS["kubernetes:kustomize:directory"]["result"][:1],
-    {
+def upstream_base() -> list[dict[str, Any]]:
+    """The manifests above with what config/default adds: the kube-rbac-proxy sidecar and its Service."""
+    crd, deployment = copy.deepcopy(OPERATOR_MANIFESTS["kubernetes:kustomize:directory"]["result"])
+    pod = deployment["spec"]["template"]["spec"]
+    proxy = {"name": "kube-rbac-proxy", "image": "gcr.io/kubebuilder/kube-rbac-proxy:v0.5.0"}
+    pod["containers"].insert(0, proxy)
+    service = {
         "apiVersion": "v1",
         "kind": "Service",
         "metadata": {"name": "controller-manager-metrics-service", "namespace": "system"},
         "spec": {"ports": [{"name": "https", "port": 8443, "targetPort": "https"}]},
-    },
-    {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": "controller-manager", "namespace": "system"},
-        "spec": {
-            "selector": {"matchLabels": {"control-plane": "controller-manager"}},
-            "template": {
-                "metadata": {"labels": {"control-plane": "controller-manager"}},
-                "spec": {
-                    "containers": [
-                        {"name": "kube-rbac-proxy", "image": "gcr.io/kubebuilder/kube-rbac-proxy:v0.5.0"},
-                        {"name": "manager", "image": "controller:latest", "args": ["--metrics-addr=:8080"]},
-                    ]
-                },
-            },
-        },
-    },
-]
+    }
+    return [crd, service, deployment]
 
 
 def test_operator_install_is_runnable_and_fetched_at_the_release_tag() -> None:
@@ -315,7 +303,7 @@ def test_operator_install_is_runnable_and_fetched_at_the_release_tag() -> None:
 
     def kustomize(args: dict[str, Any]) -> dict[str, Any]:
         asked.append(args["directory"])
-        return {"result": UPSTREAM_BASE}
+        return {"result": upstream_base()}
 
     result = plan_raw({**SEED_EXAMPLE}, invokes={"kubernetes:kustomize:directory": kustomize})
     # pulumi's git helper reads the ref from /tree/<ref>/ (sdk gitutil), never from ?ref=.

@@ -42,21 +42,24 @@ def test_binaries_report_the_pinned_versions(bin_dir: Path) -> None:
     assert apiserver.stdout.strip() == f"Kubernetes v{versions.KUBERNETES}"
 
 
-def test_up_and_down_commands_start_and_stop_everything(bin_dir: Path, tmp_path: Path) -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    run = subprocess.run(
-        [sys.executable, "-m", "testbed", "up", "--dir", str(tmp_path)],
-        env=env,
+def testbed(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "testbed", *args],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
         capture_output=True,
         text=True,
     )
+
+
+def test_up_and_down_commands_start_and_stop_everything(bin_dir: Path, tmp_path: Path) -> None:
+    run = testbed("up", "--dir", str(tmp_path))
     assert run.returncode == 0, run.stderr
     assert f"export KUBECONFIG={tmp_path / 'kubeconfig'}" in run.stdout
     pids = recorded_pids(tmp_path)
     assert len(pids) == 4 and all(alive(pid) for pid in pids)
     kubectl = subprocess.run(
         [str(bin_dir / "kubectl"), "get", "crd", "-o", "name"],
-        env={**env, "KUBECONFIG": str(tmp_path / "kubeconfig")},
+        env={**os.environ, "KUBECONFIG": str(tmp_path / "kubeconfig")},
         capture_output=True,
         text=True,
     )
@@ -65,12 +68,7 @@ def test_up_and_down_commands_start_and_stop_everything(bin_dir: Path, tmp_path:
         "customresourcedefinition.apiextensions.k8s.io/modelservers.intel.com",
         "customresourcedefinition.apiextensions.k8s.io/virtualservices.networking.istio.io",
     ]
-    down = subprocess.run(
-        [sys.executable, "-m", "testbed", "down", "--dir", str(tmp_path)],
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+    down = testbed("down", "--dir", str(tmp_path))
     assert down.returncode == 0, down.stderr
     assert down.stdout.strip() == "stopped kubelet-stand-in, kube-controller-manager, kube-apiserver, etcd"
     assert not [pid for pid in pids if alive(pid)]
