@@ -528,7 +528,9 @@ def _version_policy_ok(value: Any) -> bool:
     if kind == "latest":
         return isinstance(body, dict) and set(body) == {"num_versions"} and _is_int(body["num_versions"], 1)
     if kind == "specific":
-        versions = body.get("versions") if isinstance(body, dict) else None
+        if not isinstance(body, dict):
+            return False
+        versions = body.get("versions")
         return (
             set(body) == {"versions"}
             and isinstance(versions, list)

@@ -49,7 +49,13 @@ def codeset_identity(workdir: Path) -> tuple[str, str] | None:
     org_file, project_file = meta / "_org", meta / "_project"
     if not org_file.is_file() or not project_file.is_file():
         return None
-    org, project = org_file.read_text().strip(), project_file.read_text().strip()
+    try:
+        org, project = (f.read_text(encoding="utf-8").strip() for f in (org_file, project_file))
+    except (OSError, UnicodeDecodeError) as err:
+        raise StepInputError(
+            f"codeset metadata in {meta} is unreadable ({type(err).__name__}): expected the org and project "
+            "names as UTF-8 text"
+        ) from None
     if not org or not project:
         raise StepInputError(f"codeset metadata in {meta} is empty: expected the org and project names")
     return org, project

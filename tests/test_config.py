@@ -129,6 +129,8 @@ BAD_MODELS = [
     ({"plugin_config": "{not json"}, "models[0].plugin_config", "a JSON object"),
     ({"plugin_config": {"NUM_STREAMS": [1]}}, "models[0].plugin_config", "a JSON object"),
     ({"model_version_policy": {"newest": {}}}, "models[0].model_version_policy", '{"all": {}}'),
+    # Once a crash: a bare number where the versions object belongs.
+    ({"model_version_policy": {"specific": 5}}, "models[0].model_version_policy", '{"specific": {"versions"'),
     ({"model_version_policy": {"latest": {"num_versions": 0}}}, "models[0].model_version_policy", "latest"),
     (
         {"model_version_policy": '{"specific": {"versions": []}}'},

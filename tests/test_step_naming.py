@@ -56,6 +56,13 @@ def test_empty_codeset_metadata_is_refused(tmp_path: Path) -> None:
         naming.app_name({"FUSEML_ENV_WORKFLOW_NAME": "wf"}, codeset(tmp_path, org=""))
 
 
+def test_codeset_metadata_that_is_not_utf8_is_refused_not_a_crash(tmp_path: Path) -> None:
+    root = codeset(tmp_path)
+    (root / ".fuseml" / "_org").write_bytes(b"Acme\xff\xfe")
+    with pytest.raises(StepInputError, match=r"codeset metadata in .* is unreadable \(UnicodeDecodeError\)"):
+        naming.app_name({"FUSEML_ENV_WORKFLOW_NAME": "wf"}, root)
+
+
 def test_name_without_letters_or_digits_is_refused(tmp_path: Path) -> None:
     with pytest.raises(StepInputError, match="FUSEML_APP_NAME '__' has no letters or digits"):
         naming.app_name({"FUSEML_APP_NAME": "__"}, tmp_path)
