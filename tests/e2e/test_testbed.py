@@ -42,7 +42,7 @@ def test_binaries_report_the_pinned_versions(bin_dir: Path) -> None:
     assert apiserver.stdout.strip() == f"Kubernetes v{versions.KUBERNETES}"
 
 
-def testbed(*args: str) -> subprocess.CompletedProcess[str]:
+def run_testbed(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "testbed", *args],
         env={**os.environ, "PYTHONPATH": str(ROOT)},
@@ -52,7 +52,7 @@ def testbed(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_up_and_down_commands_start_and_stop_everything(bin_dir: Path, tmp_path: Path) -> None:
-    run = testbed("up", "--dir", str(tmp_path))
+    run = run_testbed("up", "--dir", str(tmp_path))
     assert run.returncode == 0, run.stderr
     assert f"export KUBECONFIG={tmp_path / 'kubeconfig'}" in run.stdout
     pids = recorded_pids(tmp_path)
@@ -68,7 +68,7 @@ def test_up_and_down_commands_start_and_stop_everything(bin_dir: Path, tmp_path:
         "customresourcedefinition.apiextensions.k8s.io/modelservers.intel.com",
         "customresourcedefinition.apiextensions.k8s.io/virtualservices.networking.istio.io",
     ]
-    down = testbed("down", "--dir", str(tmp_path))
+    down = run_testbed("down", "--dir", str(tmp_path))
     assert down.returncode == 0, down.stderr
     assert down.stdout.strip() == "stopped kubelet-stand-in, kube-controller-manager, kube-apiserver, etcd"
     assert not [pid for pid in pids if alive(pid)]
