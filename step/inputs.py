@@ -11,10 +11,12 @@ Stack settings FuseML does not give a step come from the environment (set them i
 `env`, or through an extension whose configuration FuseML injects):
 
 * `FUSEML_ENV_WORKFLOW_NAMESPACE` -> `namespace`; `FUSEML_ENV_WORKFLOW_NAME` -> `fuseml.workflow`.
-* `FUSEML_SERVING_DOMAIN` (or `ISTIO_DOMAIN`) -> `istio.domain`, required: the domain of the Istio
-  ingress, the part after `*.ovms.` in the host of the `ovms` gateway the FuseML installer created.
-* `FUSEML_SERVING_GATEWAY` (or `FUSEML_GATEWAY`) -> `istio.gateway`; `FUSEML_SERVING_HOST_PREFIX` ->
-  `istio.host_prefix`; `FUSEML_SERVING_ENVIRONMENT` -> `environment`.
+* `FUSEML_SERVING_DOMAIN` (or `ISTIO_DOMAIN`) -> `istio.domain`: the domain of the Istio ingress. When
+  neither is set, it is read, as the original step did, from the host `*.<prefix>.<domain>` of the
+  Gateway the FuseML installer created (`step.gateway`), which also gives `istio.host_prefix`.
+* `FUSEML_SERVING_GATEWAY` (or `FUSEML_GATEWAY`) -> `istio.gateway`, default `ovms-gateway` (the
+  installer's); `FUSEML_SERVING_HOST_PREFIX` -> `istio.host_prefix`; `FUSEML_SERVING_ENVIRONMENT` ->
+  `environment`.
 * `FUSEML_SERVER_URL` (the variable the FuseML CLI reads) -> `fuseml.url`, default the in-cluster
   service `http://fuseml-core.fuseml-core.svc.cluster.local`; `FUSEML_SERVING_REGISTER` -> `fuseml.register`.
 * `S3_ENDPOINT` (or the mlflow-store extension's `MLFLOW_S3_ENDPOINT_URL`) -> `storage.s3_endpoint`;
@@ -28,14 +30,17 @@ and relies on the operator the FuseML ovms extension installed (`operator.instal
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from components.config import MODEL_DEFAULTS, MODEL_REQUIRED, ConfigError, StackConfig, parse
-from step import naming
+from components.config import DEFAULTS, MODEL_DEFAULTS, MODEL_REQUIRED, ConfigError, StackConfig, parse
+from step import gateway, naming
 from step.errors import StepInputError
+
+#: Reads (domain, host prefix) from the installer's Gateway: (namespace, gateway name, env) -> Found.
+Discover = Callable[[str, str, dict[str, str]], gateway.Found]
 
 #: Model entry keys, taken from the core so a key it learns is a step input at once.
 MODEL_KEYS: tuple[str, ...] = tuple(k for k in (*MODEL_REQUIRED, *MODEL_DEFAULTS) if k != "app_name")
@@ -85,13 +90,23 @@ class StepInputs:
     lock_timeout_s: float
 
 
-def read(env: Mapping[str, str], workdir: Path) -> StepInputs:
-    """Read and check the step's own inputs; the stack settings are checked by `validate`."""
+def read(env: Mapping[str, str], workdir: Path, discover: Discover = gateway.discover) -> StepInputs:
+    """Read and check the step's own inputs; the stack settings are checked by `validate`.
+
+    `discover` reads the installer's Gateway when the workflow gives no domain (tests pass their own).
+    """
     app = naming.app_name(env, workdir)
+    raw = raw_config(env, app)
+    istio = raw.setdefault("istio", {})
+    if not istio.get("domain"):
+        namespace = raw.get("namespace") or DEFAULTS["namespace"]
+        found = discover(namespace, istio["gateway"], dict(env))
+        istio["domain"] = found.domain
+        istio.setdefault("host_prefix", found.host_prefix)
     return StepInputs(
         app_name=app,
         stack_name=naming.stack_name(app),
-        raw=raw_config(env, app),
+        raw=raw,
         secrets=secrets(env),
         verbose=flag(env, "FUSEML_VERBOSE"),
         workflow=_first(env, ("FUSEML_ENV_WORKFLOW_NAME",)),
@@ -125,6 +140,7 @@ def raw_config(env: Mapping[str, str], app: str) -> dict[str, Any]:
     raw: dict[str, Any] = {
         "cluster": {"mode": "existing"},
         "operator": {"install": False},
+        "istio": {"gateway": gateway.DEFAULT_GATEWAY},
         "fuseml": {"url": DEFAULT_FUSEML_URL},
     }
     for path, names in SETTING_ENV.items():

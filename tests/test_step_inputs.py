@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from components.config import MODEL_DEFAULTS, StackConfig
-from step import inputs
+from step import gateway, inputs
 from step.errors import StepInputError
 
 MODEL_URL = "s3://mlflow-artifacts/0/0123abcd/artifacts/model/ovms"
@@ -221,13 +221,43 @@ def test_s3_model_without_credentials_is_refused(tmp_path: Path) -> None:
         inputs.validate(read(env, tmp_path))
 
 
-def test_missing_domain_names_the_env_var(tmp_path: Path) -> None:
-    env = step_env()
+def test_without_a_domain_the_installers_gateway_gives_it(tmp_path: Path) -> None:
+    env = step_env(FUSEML_ENV_WORKFLOW_NAMESPACE="workloads")
     del env["FUSEML_SERVING_DOMAIN"]
-    with pytest.raises(
-        StepInputError, match=r"istio\.domain: got nothing.*FUSEML_SERVING_DOMAIN or ISTIO_DOMAIN\)$"
-    ):
-        inputs.validate(read(env, tmp_path))
+    asked: list[tuple[str, str]] = []
+
+    def discover(namespace: str, name: str, _env: dict[str, str]) -> gateway.Found:
+        asked.append((namespace, name))
+        return gateway.split_host("*.ovms.34.118.93.249.nip.io", "the Gateway")
+
+    istio = inputs.read(env, tmp_path, discover=discover).raw["istio"]
+    assert asked == [("workloads", "ovms-gateway")]
+    assert istio == {"gateway": "ovms-gateway", "domain": "34.118.93.249.nip.io", "host_prefix": "ovms"}
+
+
+def test_a_given_domain_is_not_looked_up(tmp_path: Path) -> None:
+    def discover(*_args: object) -> gateway.Found:
+        raise AssertionError("looked up")
+
+    assert inputs.read(step_env(), tmp_path, discover=discover).raw["istio"]["domain"]
+
+
+def test_without_a_domain_or_a_way_to_read_the_gateway_says_what_to_set(tmp_path: Path) -> None:
+    env = step_env(KUBECONFIG=str(tmp_path / "missing"))
+    del env["FUSEML_SERVING_DOMAIN"]
+    with pytest.raises(StepInputError) as raised:
+        read(env, tmp_path)
+    assert str(raised.value) == (
+        "istio.domain: no FUSEML_SERVING_DOMAIN or ISTIO_DOMAIN given, and no service account or usable "
+        f"kubeconfig ({tmp_path / 'missing'}) to read the Gateway with; set FUSEML_SERVING_DOMAIN to the "
+        "Istio ingress domain"
+    )
+
+
+@pytest.mark.parametrize("host", ["ovms.example.com", "*.nip", ""])
+def test_a_gateway_host_without_a_wildcard_prefix_is_refused(host: str) -> None:
+    with pytest.raises(StepInputError, match=r"has no host like \*\.<prefix>\.<domain>"):
+        gateway.split_host(host, "Gateway ns/ovms-gateway")
 
 
 def test_bad_namespace_names_the_workflow_namespace(tmp_path: Path) -> None:

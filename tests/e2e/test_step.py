@@ -7,6 +7,7 @@ step's image with a bucket backend.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -85,6 +86,34 @@ def test_step_deploys_then_a_rerun_is_a_no_op(
     assert (results / "prediction-url").read_text() == url
     assert cluster.writes()[api_writes:] == []
     assert fuseml.writes()[fuseml_writes:] == []
+
+
+def test_without_a_domain_the_step_reads_the_installers_gateway(
+    engine: Engine, cluster: Cluster, namespace: str, fuseml: FakeFuseML, tmp_path: Path
+) -> None:
+    # What the FuseML installer leaves in the workflow namespace for the ovms extension.
+    gateway = {
+        "apiVersion": "networking.istio.io/v1beta1",
+        "kind": "Gateway",
+        "metadata": {"name": "ovms-gateway", "namespace": namespace},
+        "spec": {
+            "selector": {"istio": "ingressgateway"},
+            "servers": [
+                {"port": {"number": 80, "name": "http", "protocol": "HTTP"}, "hosts": ["*.models.found.test"]}
+            ],
+        },
+    }
+    cluster.kubectl("apply", "--server-side", "-f", "-", input=json.dumps(gateway))
+    results = tmp_path / "results"
+    env = step_env(engine, namespace, fuseml, results)
+    del env["FUSEML_SERVING_DOMAIN"]
+    run = run_step(env, tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    url = f"http://{APP}.models.found.test/v1/models/resnet:predict"
+    assert (results / "prediction-url").read_text() == url
+    (route,) = stacks.virtual_services(cluster, namespace).values()
+    assert route["spec"]["gateways"] == [f"{namespace}/ovms-gateway"]
+    assert route["spec"]["hosts"] == [f"{APP}.models.found.test"]
 
 
 def test_two_runs_at_once_serialise_on_the_stack_lock(
