@@ -31,10 +31,32 @@ from typing import Any, TextIO
 
 import yaml
 
-from components.config import ConfigError
-from offline.plan import ROOT, Plan, PlannedResource, plan, read_stack_config, stack_file, stacks
-from offline.schemas import validate
-from policies import rules
+
+def _require(*modules: str) -> None:
+    """Exit with one line naming what to install when a review dependency is missing.
+
+    The deploy environment (requirements.txt) is kept to what `pulumi up` and the step image need; the
+    review's validators and the policy SDK come with requirements-dev.txt.
+    """
+    import importlib.util
+
+    missing = [name for name in modules if importlib.util.find_spec(name) is None]
+    if missing:
+        print(
+            f"error: the offline review needs {', '.join(missing)}, which requirements.txt does not install: "
+            "run .venv/bin/pip install -r requirements-dev.txt",
+            file=sys.stderr,
+        )
+        sys.exit(2)
+
+
+_require("jsonschema", "kubernetes_validate", "pulumi_policy")
+
+# After the dependency check, on purpose.
+from components.config import ConfigError  # noqa: E402
+from offline.plan import ROOT, Plan, PlannedResource, plan, read_stack_config, stack_file, stacks  # noqa: E402
+from offline.schemas import validate  # noqa: E402
+from policies import rules  # noqa: E402
 
 EXIT_OK = 0
 EXIT_VIOLATIONS = 1

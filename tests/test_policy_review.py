@@ -341,3 +341,17 @@ def test_credentials_quoted_by_other_rules_or_allowed_in_secrets_are_masked(tmp_
     assert "bait-aws-secret-plain" not in text
     server = yaml.safe_load((run.out / "objects" / "modelserver-echo-server.yaml").read_text())
     assert server["spec"]["models_repository"]["aws_secret_access_key"] == CREDENTIAL_MASK
+
+
+def test_a_missing_review_dependency_is_one_line_naming_what_to_install(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from policies.review import _require
+
+    with pytest.raises(SystemExit) as raised:
+        _require("jsonschema", "no_such_validator_module")
+    assert raised.value.code == 2
+    assert capsys.readouterr().err == (
+        "error: the offline review needs no_such_validator_module, which requirements.txt does not install: "
+        "run .venv/bin/pip install -r requirements-dev.txt\n"
+    )
