@@ -9,6 +9,7 @@ Model entries accept the raw strings a FuseML step receives (`nireq: "4"`,
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -819,7 +820,9 @@ def parse(raw: Mapping[str, Any], secrets: Mapping[str, Any] | None = None) -> S
     known = (*DEFAULTS, "models", *SECRET_KEYS)
     for key in raw:
         if key not in known:
-            raise ConfigError(key, "…", "one of the keys " + ", ".join(known))
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise ConfigError(key, raw[key], "one of the keys " + ", ".join(known) + hint)
         if key in SECRET_KEYS:
             raise ConfigError(key, "<hidden>", f"a secret: pulumi config set --secret {NAMESPACE}:{key}")
     namespace = raw.get("namespace") or DEFAULTS["namespace"]
@@ -901,6 +904,7 @@ OBJECT_KEYS = ("cluster", "operator", "istio", "storage", "fuseml", "models")
 def load() -> StackConfig:
     """Read and validate the `fuseml-serving` stack config of the running Pulumi program."""
     import pulumi
+    from pulumi.runtime.config import CONFIG, get_config_env
 
     config = pulumi.Config(NAMESPACE)
     raw: dict[str, Any] = {}
@@ -908,5 +912,10 @@ def load() -> StackConfig:
         value = config.get_object(key) if key in OBJECT_KEYS else config.get(key)
         if value is not None:
             raw[key] = value
+    # Every key the stack sets in this namespace, so that a typo (`namepsace`) is refused, not ignored.
+    prefix = f"{NAMESPACE}:"
+    given = {name[len(prefix) :] for name in {**get_config_env(), **CONFIG.get()} if name.startswith(prefix)}
+    for key in sorted(given - {*DEFAULTS, "models", *SECRET_KEYS}):
+        raw[key] = config.get(key)
     secrets = {key: config.get_secret(key) for key in SECRET_KEYS}
     return parse(raw, secrets)

@@ -234,6 +234,14 @@ def test_autoscaling_pool() -> None:
     assert "nodeCount" not in pool.inputs
 
 
+def test_a_misspelt_top_level_key_is_refused_not_ignored() -> None:
+    with pytest.raises(ConfigError) as raised:
+        plan_raw({**SEED_EXAMPLE, "namepsace": "serving"})
+    message = str(raised.value)
+    assert message.startswith("fuseml-serving:namepsace: got 'serving'; allowed: one of the keys namespace,")
+    assert message.endswith("(did you mean namespace?)")
+
+
 def test_existing_mode_creates_no_gcp_resource() -> None:
     result = plan_stack_file("local")
     assert not [r for r in result.resources if r.type.startswith("gcp:")]

@@ -9,6 +9,7 @@ the program registering its first resources, and none of the CLI's config errors
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from offline.plan import stack_file, stacks
 from testbed.engine import Engine
@@ -47,4 +48,16 @@ def test_the_check_sees_a_stack_the_cli_refuses(engine: Engine) -> None:
     (engine.project / "Pulumi.broken.yaml").write_text("config:\n  fuseml-serving:models: not-a-list\n")
     output = preview(engine, "broken")
     assert "Stack 'broken' with configuration key 'fuseml-serving:models' must be of type" in output, output
+    assert "pulumi:providers:kubernetes" not in output
+
+
+def test_a_misspelt_key_stops_the_program_before_any_resource(engine: Engine) -> None:
+    engine.init_stack("local", stack_file("local"))
+    settings = engine.project / "Pulumi.local.yaml"
+    document = yaml.safe_load(settings.read_text())
+    document["config"]["fuseml-serving:namepsace"] = "serving"
+    settings.write_text(yaml.safe_dump(document))
+    output = preview(engine, "local")
+    assert "fuseml-serving:namepsace: got 'serving'" in output, output
+    assert "(did you mean namespace?)" in output
     assert "pulumi:providers:kubernetes" not in output
