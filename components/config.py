@@ -614,17 +614,43 @@ def _quantity(value: Any, key: str, context: str, integer: bool = False) -> str:
 
 #: Resource names the ModelServer CRD can carry; any other name is an extended device resource.
 CORE_RESOURCES = ("cpu", "memory")
+#: Kubernetes' other built-in resource names (k8s.io/api core/v1 ResourceName): valid on a Pod, but the
+#: ModelServer CRD (operator 1.2.0) holds only cpu, memory and one device, so they cannot be passed on.
+_UNHOLDABLE = re.compile(r"^(ephemeral-storage|storage|hugepages-\S+|pods)$")
+#: An extended resource is fully qualified, `<domain>/<name>`, outside the kubernetes.io domain
+#: (k8s.io/kubernetes pkg/apis/core/helper IsExtendedResourceName).
+_EXTENDED = re.compile(
+    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,}/[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
+)
+#: The least memory that is not a slip: a bare number is bytes and `m` thousandths of one.
+_MIN_MEMORY = 2**20
+
+
+def _resource_name(name: Any, key: str, context: str) -> str:
+    allowed = "cpu, memory, or a device resource <vendor domain>/<name> like gpu.intel.com/i915"
+    if not isinstance(name, str):
+        raise ConfigError(key, name, allowed, context=context)
+    if name in CORE_RESOURCES:
+        return name
+    if name.lower() in CORE_RESOURCES:
+        lowercase = f"{allowed} (resource names are lowercase: {name.lower()})"
+        raise ConfigError(key, name, lowercase, context=context)
+    if _UNHOLDABLE.fullmatch(name):
+        unholdable = f"{allowed}: {name} is a Kubernetes resource the ModelServer CRD cannot hold"
+        raise ConfigError(key, name, unholdable, context=context)
+    domain = name.split("/", 1)[0]
+    if not _EXTENDED.fullmatch(name) or domain == "kubernetes.io" or domain.endswith(".kubernetes.io"):
+        raise ConfigError(key, name, allowed, context=context)
+    return name
 
 
 def _resource_map(value: Any, key: str, context: str) -> dict[str, str]:
     mapping = _decode_object(value, key, "a map of resource names to Kubernetes quantities", context)
     result = {}
     for name, qty in mapping.items():
-        if not isinstance(name, str) or not _label_key_ok(name):
-            raise ConfigError(
-                f"{key}.{name}", name, "a resource name like cpu, memory, gpu.intel.com/i915", context=context
-            )
+        name = _resource_name(name, f"{key}.{name}", context)
         result[name] = _quantity(qty, f"{key}.{name}", context, integer=name not in CORE_RESOURCES)
+        _sensible(name, result[name], f"{key}.{name}", context)
     extended = [n for n in result if n not in CORE_RESOURCES]
     if len(extended) > 1:
         raise ConfigError(
@@ -633,26 +659,64 @@ def _resource_map(value: Any, key: str, context: str) -> dict[str, str]:
     return result
 
 
+def _sensible(name: str, quantity: str, key: str, context: str) -> None:
+    """Refuse quantities that parse but cannot be meant: memory in bytes or millibytes, no CPU at all."""
+    amount = _quantity_value(quantity)
+    if name == "memory" and (quantity.endswith("m") or amount < _MIN_MEMORY):
+        allowed = "a memory size of at least 1Mi, like 512Mi or 2Gi (a bare number is bytes, m thousandths)"
+        raise ConfigError(key, quantity, allowed, context=context)
+    if name == "cpu" and amount < 1e-3:
+        allowed = "a CPU amount of at least 1m (a thousandth of a core)"
+        raise ConfigError(key, quantity, allowed, context=context)
+    if name not in CORE_RESOURCES and amount < 1:
+        raise ConfigError(key, quantity, "a whole number of devices, at least 1", context=context)
+
+
 def _resources(entry: Mapping[str, Any], context: str, prefix: str) -> tuple[dict[str, str], dict[str, str]]:
-    """Requests and limits; limits default to the requests (Guaranteed QoS keeps OVMS latency steady)."""
-    resources = entry["resources"]
+    """Requests and limits, as Kubernetes reads them: a limit without a request makes the request equal.
+
+    With neither, the defaults apply, and limits default to the requests (Guaranteed QoS keeps OVMS
+    latency steady). An error names the key the user wrote, `resources.limits` or `resources_limits`.
+    """
     key = f"{prefix}.resources"
-    resources = _decode_object(resources, key, "an object {requests: {...}, limits: {...}}", context)
+    given = entry.get("resources")
+    shape = "an object {requests: {...}, limits: {...}}"
+    resources = {} if _unset(given) else _decode_object(given, key, shape, context)
     unknown = sorted(set(resources) - {"requests", "limits"})
     if unknown:
         raise ConfigError(f"{key}.{unknown[0]}", resources[unknown[0]], "requests or limits", context=context)
-    requests = {**MODEL_DEFAULTS["resources"]["requests"]}
+    asked = {}
     if not _unset(resources.get("requests")):
-        requests.update(_resource_map(resources["requests"], f"{key}.requests", context))
-    limits = dict(requests)
-    if not _unset(resources.get("limits")):
-        limits.update(_resource_map(resources["limits"], f"{key}.limits", context))
-    if not _unset(entry.get("resources_limits")):
-        limits.update(_resource_map(entry["resources_limits"], f"{prefix}.resources_limits", context))
+        asked = _resource_map(resources["requests"], f"{key}.requests", context)
+    limits_from: dict[str, str] = {}
+    limits: dict[str, str] = {}
+    sources = (
+        (f"{key}.limits", resources.get("limits")),
+        (f"{prefix}.resources_limits", entry.get("resources_limits")),
+    )
+    for source, value in sources:
+        if not _unset(value):
+            for name, quantity in _resource_map(value, source, context).items():
+                limits[name], limits_from[name] = quantity, source
+    no_resources = _unset(given) and _unset(entry.get("resources_limits"))
+    defaults = MODEL_DEFAULTS["resources"]["requests"] if no_resources else {}
+    requests = {**defaults, **asked}
+    for name in CORE_RESOURCES:
+        if name not in requests:
+            requests[name] = limits.get(name, MODEL_DEFAULTS["resources"]["requests"][name])
+    for name, quantity in requests.items():
+        limits.setdefault(name, quantity)
+    if len([n for n in limits if n not in CORE_RESOURCES]) > 1:
+        raise ConfigError(
+            f"{prefix}.resources_limits", entry.get("resources_limits"),
+            "at most one extended device resource in resources and resources_limits together "
+            "(the CRD has one xpu_device)",
+            context=context,
+        )  # fmt: skip
     for name in CORE_RESOURCES:
         if _quantity_value(requests[name]) > _quantity_value(limits[name]):
             raise ConfigError(
-                f"{key}.limits.{name}",
+                f"{limits_from.get(name, key + '.limits')}.{name}",
                 limits[name],
                 f"at least the request ({requests[name]})",
                 context=context,
@@ -750,7 +814,8 @@ def _model(entry: Any, index: int) -> ModelConfig:
         raise ConfigError(
             f"{prefix}.model_name", model_name, "letters, digits, '_', '.', '-'", context=context
         )
-    requests, limits = _resources(merged, context, prefix)
+    # The entry as written: the resources default applies only when neither resources key is given.
+    requests, limits = _resources({k: v for k, v in entry.items() if not _unset(v)}, context, prefix)
     return ModelConfig(
         app_name=app_name,
         model=_model_url(merged["model"], f"{prefix}.model", context),

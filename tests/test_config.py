@@ -226,7 +226,11 @@ def test_duplicate_app_names_are_refused() -> None:
         ({"cluster": {"mode": "import"}}, "cluster.mode", "one of create, existing"),
         (
             # The form kustomize itself reads, but pulumi's git helper never looks at the query.
-            {"operator": {"manifests": "https://github.com/openvinotoolkit/operator/config/default?ref=v1.2.0"}},
+            {
+                "operator": {
+                    "manifests": "https://github.com/openvinotoolkit/operator/config/default?ref=v1.2.0"
+                }
+            },
             "operator.manifests",
             "a git URL https://<host>/<owner>/<repo>/tree/<tag or commit>/<folder>",
         ),
@@ -311,3 +315,64 @@ def test_create_mode_reads_the_node_pool() -> None:
         and (pool.min_nodes, pool.max_nodes, pool.node_count) == (1, 3, None)
     )
     assert pool.taints[0].effect == "PREFER_NO_SCHEDULE"
+
+
+# --- resources: what Kubernetes and the ModelServer CRD accept ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("resources", "key", "allowed"),
+    [
+        (
+            {"requests": {"CPU": 2}},
+            "models[0].resources.requests.CPU",
+            "cpu, memory, or a device resource <vendor domain>/<name> like gpu.intel.com/i915 "
+            "(resource names are lowercase: cpu)",
+        ),
+        (
+            {"limits": {"gpu": 1}},
+            "models[0].resources.limits.gpu",
+            "cpu, memory, or a device resource <vendor domain>/<name> like gpu.intel.com/i915",
+        ),
+        (
+            {"limits": {"hugepages-2Mi": "1Gi"}},
+            "models[0].resources.limits.hugepages-2Mi",
+            "hugepages-2Mi is a Kubernetes resource the ModelServer CRD cannot hold",
+        ),
+        (
+            {"limits": {"example.kubernetes.io/thing": 1}},
+            "models[0].resources.limits.example.kubernetes.io/thing",
+            "a device resource <vendor domain>/<name>",
+        ),
+        (
+            {"requests": {"memory": "500m"}},
+            "models[0].resources.requests.memory",
+            "a memory size of at least 1Mi, like 512Mi or 2Gi (a bare number is bytes, m thousandths)",
+        ),
+        (
+            {"requests": {"memory": 512}},
+            "models[0].resources.requests.memory",
+            "a memory size of at least 1Mi",
+        ),
+        ({"requests": {"cpu": "0"}}, "models[0].resources.requests.cpu", "a CPU amount of at least 1m"),
+    ],
+)
+def test_resources_kubernetes_or_the_crd_refuse(resources: dict[str, Any], key: str, allowed: str) -> None:
+    message = error(raw(model(resources=resources)))
+    assert message.startswith(f"fuseml-serving:{key} (app 'resnet'): got ")
+    assert allowed in message
+
+
+def test_limits_without_requests_make_the_requests_equal_as_in_kubernetes() -> None:
+    (m,) = parse(raw(model(resources={"limits": {"cpu": 4, "memory": "8Gi"}}))).models
+    assert m.requests == {"cpu": "4", "memory": "8Gi"} and m.limits == {"cpu": "4", "memory": "8Gi"}
+    (m,) = parse(raw(model(resources_limits={"cpu": 3}))).models
+    assert (
+        m.requests["cpu"] == "3" and m.requests["memory"] == MODEL_DEFAULTS["resources"]["requests"]["memory"]
+    )
+
+
+def test_a_limit_below_the_request_names_the_key_the_user_wrote() -> None:
+    message = error(raw(model(resources={"requests": {"cpu": 2}}, resources_limits={"cpu": 1})))
+    assert message.startswith("fuseml-serving:models[0].resources_limits.cpu (app 'resnet'): got '1'")
+    assert message.endswith("allowed: at least the request (2)")

@@ -272,3 +272,12 @@ def test_env_for_key() -> None:
     assert inputs.env_for_key("fuseml.url") == "FUSEML_SERVER_URL"
     assert inputs.env_for_key("models") is None
     assert inputs.env_for_key("cluster.mode") is None
+
+
+def test_a_limit_below_the_request_names_the_step_input_the_user_set(tmp_path: Path) -> None:
+    env = step_env(FUSEML_RESOURCES='{"requests": {"cpu": 2}}', FUSEML_RESOURCES_LIMITS='{"cpu": 1}')
+    with pytest.raises(StepInputError) as raised:
+        inputs.validate(read(env, tmp_path))
+    message = str(raised.value)
+    assert message.startswith("fuseml-serving:models[0].resources_limits.cpu")
+    assert message.endswith("allowed: at least the request (2) (step input: FUSEML_RESOURCES_LIMITS)")
