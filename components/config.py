@@ -83,13 +83,24 @@ ENVIRONMENTS = ("dev", "test", "staging", "prod")
 CLUSTER_MODES = ("create", "existing")
 LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "WARNING", "ERROR")
 PREDICTION_TYPES = ("predict", "classify", "regress")
-BASE_DEVICES = ("CPU", "GPU", "MYRIAD", "HDDL", "AUTO")
-DEVICE_LISTS = ("MULTI", "HETERO")
+#: OpenVINO 2023+ devices: MYRIAD and HDDL were removed in 2023.0, NPU added; GPU.<n> picks one GPU.
+BASE_DEVICES = ("CPU", "GPU", "NPU")
+#: Virtual devices taking a priority list: AUTO:GPU,CPU, MULTI:GPU,CPU, HETERO:GPU,CPU.
+DEVICE_LISTS = ("AUTO", "MULTI", "HETERO")
+REMOVED_DEVICES = ("MYRIAD", "HDDL")
+#: The image variant with the GPU runtime (openvino/model_server:<release>-gpu).
+GPU_IMAGE_SUFFIX = "-gpu"
+#: The newest OVMS release the operator can run: 2026.3 removed the TensorFlow Serving API and a flag the
+#: operator 1.2.0 always passes to the server.
+OPERATOR_MAX_OVMS = (2026, 2)
 #: Taint effects a model server can live with: the ModelServer CR (operator 1.2) has no tolerations
 #: field, so a hard NoSchedule/NoExecute taint would leave every model server unschedulable.
 TAINT_EFFECTS = ("PREFER_NO_SCHEDULE",)
 #: Model URL schemes and the operator's storage_type for each.
-STORAGE_TYPES = {"s3": "S3", "gs": "google", "azure": "azure", "az": "azure", "": "cluster"}
+#: OVMS reads az:// (Blob) and azfs:// (Files) for Azure, not azure:// (model_server src/filesystem.cpp).
+STORAGE_TYPES = {"s3": "S3", "gs": "google", "az": "azure", "azfs": "azure", "": "cluster"}
+#: Where the operator mounts storage.models_volume_claim in the server's pod.
+MODELS_MOUNT = "/models"
 
 #: Kubernetes object names built from an app name: `ovms-<app_name>`. The operator installs each
 #: ModelServer as a Helm release named after the CR, and Helm refuses release names over 53 characters
@@ -262,10 +273,16 @@ class StackConfig:
     fuseml: FusemlConfig
     models: tuple[ModelConfig, ...]
     credentials: Mapping[str, Any] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+    """Accepted but discouraged settings; the program logs each one."""
 
     def host(self, model: ModelConfig) -> str:
         """The public host of a model's prediction route."""
         return f"{model.app_name}.{self.istio.host_prefix}.{self.istio.domain}"
+
+    def inference_url(self, model: ModelConfig) -> str:
+        """The KServe v2 (open inference protocol) URL the same server answers: OVMS serves both APIs."""
+        return f"http://{self.host(model)}/v2/models/{model.model_name}/infer"
 
     def prediction_url(self, model: ModelConfig) -> str:
         """The TensorFlow-Serving style URL a client posts prediction requests to."""
@@ -545,10 +562,30 @@ def _is_int(value: Any, minimum: int) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
 
 
+#: What OVMS reads as batch_size: a fixed size, -1 for any, or a range min:max; `auto` still works but is
+#: deprecated upstream in favour of those (it reloads the model on every change of batch).
+_BATCH = re.compile(r"^\s*(-1|[1-9]\d*|[1-9]\d*:[1-9]\d*)\s*$")
+BATCH_AUTO_WARNING = (
+    "'auto' is deprecated in OpenVINO Model Server (it reloads the model whenever the batch changes): "
+    "use -1 (any batch) or a range such as 1:8"
+)
+
+
 def _batch_size(value: Any, key: str, context: str) -> str:
     if isinstance(value, str) and value.strip().lower() == "auto":
         return "auto"
-    return str(_int(value, key, 1, context, allowed="a positive integer or 'auto'"))
+    text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+    if _integral(text) and not isinstance(text, str):
+        text = str(int(text))
+    match = _BATCH.fullmatch(text) if isinstance(text, str) else None
+    if match is None:
+        allowed = "a positive integer, -1 (any batch), a range like 1:8, or 'auto'"
+        raise ConfigError(key, value, allowed, context=context)
+    low, _, high = match[1].partition(":")
+    if high and int(low) > int(high):
+        allowed = f"a range min:max with min <= max (got {low} > {high})"
+        raise ConfigError(key, value, allowed, context=context)
+    return match[1]
 
 
 _SHAPE_ALLOWED = "'auto', a tuple like (1,3,224,224), or a map of input names to tuples"
@@ -587,18 +624,52 @@ def _shape_ok(text: str) -> bool:
     return text == "auto" or bool(_SHAPE_TUPLE.fullmatch(text))
 
 
+def _device_ok(name: str) -> bool:
+    return name in BASE_DEVICES or bool(re.fullmatch(r"GPU\.\d+", name))
+
+
 def _target_device(value: Any, key: str, context: str) -> str:
-    allowed = f"one of {', '.join(BASE_DEVICES)}, or MULTI:/HETERO: followed by a comma list of them"
+    allowed = (
+        f"one of {', '.join(BASE_DEVICES)} or GPU.<n>, or {', '.join(DEVICE_LISTS)} alone or followed by ':' "
+        "and a comma list of them (AUTO:GPU,CPU)"
+    )
     if not isinstance(value, str):
         raise ConfigError(key, value, allowed, context=context)
     text = value.strip().upper()
-    if text in BASE_DEVICES:
+    removed = [d for d in REMOVED_DEVICES if d in re.split(r"[:,]", text)]
+    if removed:
+        allowed += f"; {removed[0]} was removed in OpenVINO 2023.0"
+        raise ConfigError(key, value, allowed, context=context)
+    if _device_ok(text) or text == "AUTO":
         return text
     kind, _, devices = text.partition(":")
     names = devices.split(",") if devices else []
-    if kind in DEVICE_LISTS and names and all(d in BASE_DEVICES and d != "AUTO" for d in names):
+    if kind in DEVICE_LISTS and names and all(_device_ok(d) for d in names):
         return text
     raise ConfigError(key, value, allowed, context=context)
+
+
+def _image_tag(tag: Any, device: str, key: str, context: str) -> str:
+    """A pinned release tag the operator can run, with the -gpu variant for a GPU device."""
+    if not isinstance(tag, str) or not _IMAGE_TAG.fullmatch(tag) or tag.lower() == "latest":
+        raise ConfigError(key, tag, "a pinned image tag such as 2024.0 (not latest)", context=context)
+    release = re.match(r"(\d{4})\.(\d+)", tag)
+    if release and (int(release[1]), int(release[2])) > OPERATOR_MAX_OVMS:
+        newest = ".".join(map(str, OPERATOR_MAX_OVMS))
+        raise ConfigError(
+            key,
+            tag,
+            f"a release up to {newest}: OVMS 2026.3 removed the TensorFlow Serving API and a flag the "
+            "OpenVINO operator 1.2.0 always passes",
+            context=context,
+        )
+    if "GPU" in device and not tag.endswith(GPU_IMAGE_SUFFIX):
+        allowed = (
+            f"the {GPU_IMAGE_SUFFIX} image variant (e.g. 2024.0{GPU_IMAGE_SUFFIX}) for target_device "
+            f"{device}: the plain image has no GPU runtime"
+        )
+        raise ConfigError(key, tag, allowed, context=context)
+    return tag
 
 
 def _quantity(value: Any, key: str, context: str, integer: bool = False) -> str:
@@ -753,13 +824,16 @@ def _quantity_value(text: str) -> float:
 
 
 def _model_url(value: Any, key: str, context: str) -> str:
-    allowed = "an s3://, gs://, azure:// or az:// URL with a bucket, or an absolute local path"
+    allowed = "an s3://, gs://, az:// or azfs:// URL with a bucket, or an absolute local path"
     if not isinstance(value, str):
         raise ConfigError(key, value, allowed, context=context)
     text = value.strip()
     if text.startswith("/") and "://" not in text:
         return text
     scheme, sep, rest = text.partition("://")
+    if scheme.lower() == "azure":
+        allowed += f": OVMS reads Azure Blob Storage as az:// (write az://{rest})"
+        raise ConfigError(key, value, allowed, context=context)
     if (
         not sep
         or scheme.lower() not in STORAGE_TYPES
@@ -804,11 +878,8 @@ def _model(entry: Any, index: int) -> ModelConfig:
     def opt(name: str, convert: Callable[[Any, str, str], Any]) -> Any:
         return None if _unset(merged[name]) else convert(merged[name], f"{prefix}.{name}", context)
 
-    tag = merged["ovms_image_tag"]
-    if not isinstance(tag, str) or not _IMAGE_TAG.fullmatch(tag) or tag.lower() == "latest":
-        raise ConfigError(
-            f"{prefix}.ovms_image_tag", tag, "a pinned image tag such as 2024.0 (not latest)", context=context
-        )
+    device = _target_device(merged["target_device"], f"{prefix}.target_device", context)
+    tag = _image_tag(merged["ovms_image_tag"], device, f"{prefix}.ovms_image_tag", context)
     model_name = merged["model_name"]
     if not isinstance(model_name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", model_name):
         raise ConfigError(
@@ -829,7 +900,7 @@ def _model(entry: Any, index: int) -> ModelConfig:
         ),
         batch_size=opt("batch_size", _batch_size),
         shape=opt("shape", lambda v, k, c: _per_input(v, k, c, _SHAPE_ALLOWED, _shape_ok)),
-        target_device=_target_device(merged["target_device"], f"{prefix}.target_device", context),
+        target_device=device,
         layout=opt(
             "layout",
             lambda v, k, c: _per_input(v, k, c, _LAYOUT_ALLOWED, lambda t: bool(_LAYOUT.fullmatch(t))),
@@ -874,7 +945,15 @@ def _check_storage(
             raise ConfigError(
                 f"models[{index}].model",
                 model.model,
-                "a local path only with storage.models_volume_claim (the PVC mounted at /models)",
+                f"a local path only with storage.models_volume_claim (the PVC mounted at {MODELS_MOUNT})",
+                context=context,
+            )
+        if model.storage_scheme == "" and not model.model.startswith(MODELS_MOUNT + "/"):
+            raise ConfigError(
+                f"models[{index}].model",
+                model.model,
+                f"a local path under {MODELS_MOUNT}/, where the operator mounts storage.models_volume_claim "
+                f"{storage.models_volume_claim!r}",
                 context=context,
             )
 
@@ -933,6 +1012,11 @@ def parse(raw: Mapping[str, Any], secrets: Mapping[str, Any] | None = None) -> S
         fuseml=_fuseml(raw),
         models=models,
         credentials=secrets,
+        warnings=tuple(
+            f"{NAMESPACE}:models[{i}].batch_size (app {m.app_name!r}): {BATCH_AUTO_WARNING}"
+            for i, m in enumerate(models)
+            if m.batch_size == "auto"
+        ),
     )
 
 

@@ -40,7 +40,10 @@ def run() -> None:
     from components.config import load
 
     tune_gc()
-    for name, value in build(load()).items():
+    cfg = load()
+    for warning in cfg.warnings:
+        pulumi.log.warn(warning)
+    for name, value in build(cfg).items():
         pulumi.export(name, value)
 
 
@@ -102,8 +105,10 @@ def build(cfg: StackConfig) -> dict[str, Any]:
         "registration": _registration(cfg, workflow, f"{project}/{stack}"),
     }
     urls: dict[str, str] = {}
+    inference_urls: dict[str, str] = {}
     for model in cfg.models:
         url = urls[model.app_name] = cfg.prediction_url(model)
+        inference_urls[model.app_name] = cfg.inference_url(model)
         ModelServer(
             model.app_name,
             {
@@ -116,6 +121,7 @@ def build(cfg: StackConfig) -> dict[str, Any]:
             opts=pulumi.ResourceOptions(providers=[provider], depends_on=ready),
         )
     outputs["prediction_urls"] = urls
+    outputs["inference_urls"] = inference_urls
     if len(urls) == 1:
         outputs["prediction_url"] = next(iter(urls.values()))
     return outputs

@@ -88,15 +88,19 @@ def test_fuseml_step_strings_are_accepted() -> None:
         ({"shape": {"in1": "(1,3,224,224)", "in2": "(1, 3, 50, 50)"}}, None, None),
         ({"layout": "NCHW:NHWC"}, None, None),
         ({"layout": {"input": "NHWC"}}, None, None),
-        ({"target_device": "MULTI:MYRIAD,CPU"}, None, None),
-        ({"target_device": "hetero:GPU,CPU"}, None, None),
+        ({"target_device": "MULTI:NPU,CPU"}, None, None),
+        ({"target_device": "hetero:GPU,CPU", "ovms_image_tag": "2024.0-gpu"}, None, None),
+        ({"target_device": "AUTO:GPU.0,CPU", "ovms_image_tag": "2025.1-gpu"}, None, None),
+        ({"target_device": "GPU.1", "ovms_image_tag": "2026.2-gpu"}, None, None),
         ({"target_device": "AUTO"}, None, None),
+        ({"batch_size": -1}, None, None),
+        ({"batch_size": "1:8"}, None, None),
+        ({"model": "azfs://share/model"}, None, None),
         ({"model_version_policy": {"specific": {"versions": [1, 3]}}}, None, None),
         ({"model_version_policy": {"all": {}}}, None, None),
         ({"batch_size": 16}, None, None),
         ({"model": "s3://bucket/model"}, None, None),
         ({"model": "az://container/model"}, None, None),
-        ({"model": "azure://container/model"}, None, None),
     ],
 )
 def test_accepted_forms(entry: dict[str, Any], value_shown: Any, allowed: Any) -> None:
@@ -108,23 +112,26 @@ BAD_MODELS = [
     # (entry, key named in the message, text of what is allowed)
     ({"app_name": None}, "models[0].app_name", "required"),
     ({"model": ""}, "models[0].model", "the model URL (required)"),
-    ({"model": "http://host/model"}, "models[0].model", "s3://, gs://, azure:// or az://"),
+    ({"model": "http://host/model"}, "models[0].model", "s3://, gs://, az:// or azfs://"),
     ({"model": "models/resnet"}, "models[0].model", "absolute local path"),
     ({"model": "gs://"}, "models[0].model", "with a bucket"),
     ({"nireq": 0}, "models[0].nireq", "a positive integer"),
     ({"nireq": "four"}, "models[0].nireq", "a positive integer"),
     ({"nireq": 1.5}, "models[0].nireq", "a positive integer"),
     ({"nireq": True}, "models[0].nireq", "a positive integer"),
-    ({"batch_size": 0}, "models[0].batch_size", "a positive integer or 'auto'"),
-    ({"batch_size": "huge"}, "models[0].batch_size", "a positive integer or 'auto'"),
+    ({"batch_size": "huge"}, "models[0].batch_size", "a positive integer, -1 (any batch), a range like 1:8"),
     ({"shape": "(1,3,a,224)"}, "models[0].shape", "a tuple like (1,3,224,224)"),
     ({"shape": "1,3,224,224"}, "models[0].shape", "'auto'"),
     ({"shape": {"in1": "square"}}, "models[0].shape", "a map of input names to tuples"),
     ({"layout": "NHWCX"}, "models[0].layout", "a layout like NHWC or NCHW:NHWC"),
     ({"layout": "N:C:H"}, "models[0].layout", "a layout like NHWC"),
-    ({"target_device": "TPU"}, "models[0].target_device", "one of CPU, GPU, MYRIAD, HDDL, AUTO"),
-    ({"target_device": "MULTI:"}, "models[0].target_device", "MULTI:/HETERO:"),
-    ({"target_device": "MULTI:TPU,CPU"}, "models[0].target_device", "MULTI:/HETERO:"),
+    (
+        {"target_device": "TPU"},
+        "models[0].target_device",
+        "one of CPU, GPU, NPU or GPU.<n>, or AUTO, MULTI, HETERO",
+    ),
+    ({"target_device": "MULTI:"}, "models[0].target_device", "followed by ':' and a comma list"),
+    ({"target_device": "MULTI:TPU,CPU"}, "models[0].target_device", "followed by ':' and a comma list"),
     ({"plugin_config": "[1, 2]"}, "models[0].plugin_config", "a JSON object"),
     ({"plugin_config": "{not json"}, "models[0].plugin_config", "a JSON object"),
     ({"plugin_config": {"NUM_STREAMS": [1]}}, "models[0].plugin_config", "a JSON object"),
@@ -376,3 +383,70 @@ def test_a_limit_below_the_request_names_the_key_the_user_wrote() -> None:
     message = error(raw(model(resources={"requests": {"cpu": 2}}, resources_limits={"cpu": 1})))
     assert message.startswith("fuseml-serving:models[0].resources_limits.cpu (app 'resnet'): got '1'")
     assert message.endswith("allowed: at least the request (2)")
+
+
+# --- what OVMS and the operator really accept ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("entry", "key", "allowed"),
+    [
+        (
+            {"model": "azure://container/model"},
+            "models[0].model",
+            "an s3://, gs://, az:// or azfs:// URL with a bucket, or an absolute local path: "
+            "OVMS reads Azure Blob Storage as az:// (write az://container/model)",
+        ),
+        ({"target_device": "MYRIAD"}, "models[0].target_device", "; MYRIAD was removed in OpenVINO 2023.0"),
+        (
+            {"target_device": "MULTI:HDDL,CPU"},
+            "models[0].target_device",
+            "; HDDL was removed in OpenVINO 2023.0",
+        ),
+        ({"target_device": "GPU.x"}, "models[0].target_device", "or GPU.<n>"),
+        (
+            {"target_device": "GPU"},
+            "models[0].ovms_image_tag",
+            "the -gpu image variant (e.g. 2024.0-gpu) for target_device GPU: "
+            "the plain image has no GPU runtime",
+        ),
+        (
+            {"ovms_image_tag": "2026.3"},
+            "models[0].ovms_image_tag",
+            "a release up to 2026.2: OVMS 2026.3 removed the TensorFlow Serving API and a flag the OpenVINO "
+            "operator 1.2.0 always passes",
+        ),
+        ({"batch_size": "8:1"}, "models[0].batch_size", "a range min:max with min <= max (got 8 > 1)"),
+        ({"batch_size": 0}, "models[0].batch_size", "a positive integer, -1 (any batch), a range like 1:8"),
+    ],
+)
+def test_what_ovms_and_the_operator_refuse(entry: dict[str, Any], key: str, allowed: str) -> None:
+    message = error(raw(model(**entry)))
+    assert message.startswith(f"fuseml-serving:{key} (app 'resnet'): got ")
+    assert message.endswith(f"allowed: {allowed}") or allowed in message, message
+
+
+def test_batch_size_auto_is_accepted_with_one_warning_naming_the_replacements() -> None:
+    cfg = parse(raw(model(batch_size="auto"), model(app_name="other", batch_size="1:8")))
+    assert cfg.warnings == (
+        "fuseml-serving:models[0].batch_size (app 'resnet'): 'auto' is deprecated in OpenVINO Model Server "
+        "(it reloads the model whenever the batch changes): use -1 (any batch) or a range such as 1:8",
+    )
+    assert [m.batch_size for m in cfg.models] == ["auto", "1:8"]
+
+
+def test_a_local_model_path_must_lie_under_the_mounted_claim() -> None:
+    storage = {"models_volume_claim": "models-pvc"}
+    assert parse(raw(model(model="/models/resnet/1"), storage=storage)).models[0].model == "/models/resnet/1"
+    message = error(raw(model(model="/data/resnet"), storage=storage))
+    assert message == (
+        "fuseml-serving:models[0].model (app 'resnet'): got '/data/resnet'; allowed: a local path under "
+        "/models/, where the operator mounts storage.models_volume_claim 'models-pvc'"
+    )
+
+
+def test_the_kserve_v2_url_is_offered_beside_the_v1_one() -> None:
+    cfg = parse(raw(model(model_name="resnet")))
+    (m,) = cfg.models
+    assert cfg.prediction_url(m) == f"http://resnet.ovms.{DOMAIN}/v1/models/resnet:predict"
+    assert cfg.inference_url(m) == f"http://resnet.ovms.{DOMAIN}/v2/models/resnet/infer"

@@ -57,7 +57,12 @@ def test_every_stack_file_plans_valid_objects(stack: str, tmp_path: Path) -> Non
 def test_the_seed_example_plans_and_registers() -> None:
     result = plan_raw(SEED_EXAMPLE)
     url = "http://resnet50-ovms.ovms.34.118.93.249.nip.io/v1/models/default:predict"
-    assert result.outputs == {"prediction_urls": {"resnet50-ovms": url}, "prediction_url": url}
+    v2 = "http://resnet50-ovms.ovms.34.118.93.249.nip.io/v2/models/default/infer"
+    assert result.outputs == {
+        "prediction_urls": {"resnet50-ovms": url},
+        "prediction_url": url,
+        "inference_urls": {"resnet50-ovms": v2},
+    }
     (server,) = result.of_type(MODEL_SERVER)
     assert server.inputs["metadata"]["name"] == "ovms-resnet50-ovms"
     assert server.inputs["spec"]["deployment_parameters"]["resources"]["requests"] == {

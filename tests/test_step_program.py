@@ -72,7 +72,10 @@ def test_step_program_plans_one_server_route_and_application(
     result, _ = plan_step(step_env(), tmp_path, monkeypatch)
     app = "acme-cifar10-mlflow-ovms-pulumi"
     url = f"http://{app}.ovms.10.0.0.1.nip.io/v1/models/default:predict"
-    assert result.outputs == {"prediction_urls": {app: url}, "prediction_url": url}
+    assert result.outputs["prediction_urls"] == {app: url} and result.outputs["prediction_url"] == url
+    assert result.outputs["inference_urls"] == {
+        app: url.replace("/v1/models/default:predict", "/v2/models/default/infer")
+    }
     assert runner.prediction_url(result.outputs, app) == url
     (server,) = result.of_type(MODEL_SERVER)
     assert server.inputs["metadata"]["name"] == f"ovms-{app}"
