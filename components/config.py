@@ -109,7 +109,15 @@ RESOURCE_PREFIX = "ovms-"
 HELM_RELEASE_NAME_MAX = 53
 MAX_APP_NAME = HELM_RELEASE_NAME_MAX - len(RESOURCE_PREFIX)
 
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+#: RFC 1123 label, as Kubernetes checks names and hosts check each dot-separated part: at most 63 chars.
+_DNS_LABEL = re.compile(r"^(?=.{1,63}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+#: GKE cluster and node-pool names: a letter first, at most 40 chars (the GKE API's name rule).
+_GKE_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$")
+_GKE_NAME_ALLOWED = "a GKE name: a lowercase letter, then letters, digits or '-', at most 40 chars"
+#: Integers the ModelServer CRD and the GKE API hold as int32.
+INT32_MAX = 2**31 - 1
+#: A host name's limit (RFC 1123), for `<app_name>.<host_prefix>.<domain>`.
+MAX_HOST = 253
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _QUANTITY = re.compile(r"^(\d+(\.\d*)?|\.\d+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei|[eE][+-]?\d+)?$")
 _IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
@@ -120,6 +128,8 @@ _LAYOUT = re.compile(rf"^{_LAYOUT_PART}(:{_LAYOUT_PART})?$")
 _MACHINE_TYPE = re.compile(r"^[a-z][a-z0-9]*-[a-z0-9-]+$")
 _VERSION = re.compile(r"^\d+\.\d+\.\d+$")
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+#: A Kubernetes label value: at most 63 chars, alphanumeric at both ends.
+LABEL_VALUE, LABEL_VALUE_MAX = _LABEL_VALUE, 63
 _LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 
 
@@ -347,6 +357,9 @@ def _int(value: Any, key: str, minimum: int, context: str = "", allowed: str | N
         number = int(value)
     if number is None or number < minimum:
         raise ConfigError(key, value, allowed, context=context)
+    if number > INT32_MAX:
+        bounded = f"{allowed} up to {INT32_MAX} (stored as a 32-bit integer)"
+        raise ConfigError(key, value, bounded, context=context)
     return number
 
 
@@ -441,7 +454,7 @@ def _node_pool(raw: Any) -> NodePoolConfig:
     if node_count is None and max_nodes is None:
         node_count = DEFAULT_NODE_COUNT
     return NodePoolConfig(
-        name=_str(merged["name"], f"{key}.name", _DNS_LABEL, "a DNS label (lowercase letters, digits, '-')"),
+        name=_str(merged["name"], f"{key}.name", _GKE_NAME, _GKE_NAME_ALLOWED),
         machine_type=_str(merged["machine_type"], f"{key}.machine_type", _MACHINE_TYPE, "a GCE machine type"),
         min_cpu_platform=_str(
             merged["min_cpu_platform"], f"{key}.min_cpu_platform", re.compile(r".+"), "a CPU platform name"
@@ -468,9 +481,7 @@ def _cluster(raw: Mapping[str, Any]) -> ClusterConfig:
         raise ConfigError("cluster.project", None, "the GCP project that owns the cluster, in create mode")
     return ClusterConfig(
         mode=mode,
-        name=_str(
-            section["name"], "cluster.name", _DNS_LABEL, "a DNS label (lowercase letters, digits, '-')"
-        ),
+        name=_str(section["name"], "cluster.name", _GKE_NAME, _GKE_NAME_ALLOWED),
         location=location,
         project=project,
         deletion_protection=_bool(section["deletion_protection"], "cluster.deletion_protection"),
@@ -481,7 +492,12 @@ def _cluster(raw: Mapping[str, Any]) -> ClusterConfig:
 def _istio(raw: Mapping[str, Any]) -> IstioConfig:
     section = _section(raw, "istio")
     domain = section["domain"]
-    if _unset(domain) or not isinstance(domain, str) or not _DNS_SUBDOMAIN.fullmatch(domain):
+    if (
+        _unset(domain)
+        or not isinstance(domain, str)
+        or not _DNS_SUBDOMAIN.fullmatch(domain)
+        or not all(_DNS_LABEL.fullmatch(part) for part in domain.split("."))
+    ):
         raise ConfigError(
             "istio.domain", domain, "the DNS domain of the Istio ingress, e.g. 34.118.93.249.nip.io"
         )
@@ -997,6 +1013,16 @@ def parse(raw: Mapping[str, Any], secrets: Mapping[str, Any] | None = None) -> S
             )
         seen[model.app_name] = i
     _check_storage(models, storage, secrets)
+    istio = _istio(raw)
+    for i, model in enumerate(models):
+        host = f"{model.app_name}.{istio.host_prefix}.{istio.domain}"
+        if len(host) > MAX_HOST:
+            raise ConfigError(
+                f"models[{i}].app_name",
+                model.app_name,
+                f"a name short enough for its host {host[:40]}... ({len(host)} chars) to fit {MAX_HOST}",
+                context=f"app {model.app_name!r}",
+            )
     return StackConfig(
         cluster=_cluster(raw),
         namespace=namespace,
@@ -1007,7 +1033,7 @@ def parse(raw: Mapping[str, Any], secrets: Mapping[str, Any] | None = None) -> S
             namespace=_str(operator["namespace"], "operator.namespace", _DNS_LABEL, "a namespace name"),
             manifests=_manifests(operator["manifests"]),
         ),
-        istio=_istio(raw),
+        istio=istio,
         storage=storage,
         fuseml=_fuseml(raw),
         models=models,

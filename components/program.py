@@ -13,7 +13,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.cluster import POOL_LABEL, GkeCluster
-from components.config import ModelConfig, StackConfig
+from components.config import LABEL_VALUE, LABEL_VALUE_MAX, ConfigError, ModelConfig, StackConfig
 from components.model_server import GCS_SECRET_KEY, GCS_SECRET_NAME, ModelServer, RegistrationArgs
 from components.operator import OvmsOperator
 from components.route import API_VERSION as ISTIO_API_VERSION
@@ -50,6 +50,7 @@ def run() -> None:
 def build(cfg: StackConfig) -> dict[str, Any]:
     """Register every resource of the stack and return its outputs (the caller exports them)."""
     project, stack = pulumi.get_project(), pulumi.get_stack()
+    workflow = workflow_label(cfg, project, stack)
     outputs: dict[str, Any] = {}
     if cfg.cluster.create:
         cluster = _cluster(cfg)
@@ -93,7 +94,6 @@ def build(cfg: StackConfig) -> dict[str, Any]:
     gateway = _gateway(cfg, provider, ready)
     if gateway is not None:
         ready = _all([ready, gateway])
-    workflow = cfg.fuseml.workflow or f"{project}-{stack}"
     gw_namespace, gw_name = gateway_ref(cfg)
     # What every model's server shares, computed once rather than once per model.
     shared = {
@@ -203,6 +203,25 @@ def _all(prerequisites: list[Any]) -> pulumi.Output[list[pulumi.Resource]]:
     return pulumi.Output.all(*prerequisites).apply(
         lambda items: [r for item in items for r in (item if isinstance(item, list) else [item])]
     )
+
+
+def workflow_label(cfg: StackConfig, project: str, stack: str) -> str:
+    """The `fuseml/workflow` label and FuseML owner: fuseml.workflow, else `<project>-<stack>`.
+
+    Checked before anything is registered: a label value holds at most 63 chars, and a long stack name
+    would otherwise fail only at the API server, after the provider and the prerequisites exist.
+    """
+    if cfg.fuseml.workflow:
+        return cfg.fuseml.workflow
+    derived = f"{project}-{stack}"
+    if len(derived) > LABEL_VALUE_MAX or not LABEL_VALUE.fullmatch(derived):
+        raise ConfigError(
+            "fuseml.workflow",
+            None,
+            f"a workflow name (a DNS label), set explicitly: the default <project>-<stack>, "
+            f"{derived[:50]!r}..., is {len(derived)} chars and a label value holds at most {LABEL_VALUE_MAX}",
+        )
+    return derived
 
 
 def labels(cfg: StackConfig, model: ModelConfig, workflow: str) -> dict[str, str]:

@@ -450,3 +450,38 @@ def test_the_kserve_v2_url_is_offered_beside_the_v1_one() -> None:
     (m,) = cfg.models
     assert cfg.prediction_url(m) == f"http://resnet.ovms.{DOMAIN}/v1/models/resnet:predict"
     assert cfg.inference_url(m) == f"http://resnet.ovms.{DOMAIN}/v2/models/resnet/infer"
+
+
+# --- names and sizes the platform refuses ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("config", "key", "allowed"),
+    [
+        ({"namespace": "n" * 64}, "namespace", "a Kubernetes namespace name"),
+        ({"istio": {"domain": DOMAIN, "host_prefix": "p" * 64}}, "istio.host_prefix", "a DNS label"),
+        ({"istio": {"domain": ("d" * 64) + ".example.com"}}, "istio.domain", "the DNS domain"),
+        ({"cluster": {"name": "c" * 41}}, "cluster.name", "a GKE name"),
+        ({"cluster": {"name": "9lives"}}, "cluster.name", "a GKE name: a lowercase letter"),
+        ({"cluster": {"node_pool": {"name": "p" * 41}}}, "cluster.node_pool.name", "at most 40 chars"),
+        ({"cluster": {"node_pool": {"node_count": 2**31}}}, "cluster.node_pool.node_count", "up to 2147483647"),
+        ({"operator": {"namespace": "o" * 64}}, "operator.namespace", "a namespace name"),
+    ],
+)
+def test_names_and_sizes_the_platform_refuses(config: dict[str, Any], key: str, allowed: str) -> None:
+    message = error({**raw(), **config})
+    assert message.startswith(f"fuseml-serving:{key}: got ")
+    assert allowed in message
+
+
+def test_integers_the_crd_holds_as_int32() -> None:
+    message = error(raw(model(nireq=2**31)))
+    assert message.startswith("fuseml-serving:models[0].nireq (app 'resnet'): got 2147483648")
+    assert message.endswith("up to 2147483647 (stored as a 32-bit integer)")
+
+
+def test_a_host_over_253_chars_is_refused() -> None:
+    domain = ".".join(["d" * 60] * 4)
+    message = error(raw(model(app_name="a" * 48), istio={"domain": domain}))
+    assert message.startswith("fuseml-serving:models[0].app_name (app '" + "a" * 48 + "'): got ")
+    assert message.endswith("chars) to fit 253")

@@ -379,3 +379,16 @@ def test_dependency_chain_does_not_grow_with_models() -> None:
         return plan_raw(raw, invokes=OPERATOR_MANIFESTS).longest_chain()
 
     assert chain(1) == chain(12) > 3
+
+
+def test_a_default_workflow_label_too_long_for_kubernetes_is_refused_before_any_resource() -> None:
+    recorded: list[PlannedResource] = []
+    with pytest.raises(ConfigError) as raised:
+        plan(engine_config(SEED_EXAMPLE | {"fuseml": {"register": False}}), stack="s" * 60, record=recorded)
+    message = str(raised.value)
+    assert message.startswith("fuseml-serving:fuseml.workflow: got nothing; allowed: a workflow name")
+    assert "is 75 chars and a label value holds at most 63" in message
+    assert recorded == []
+    # Set explicitly, the same stack plans.
+    config = SEED_EXAMPLE | {"fuseml": {"register": False, "workflow": "short"}}
+    assert plan(engine_config(config), stack="s" * 60).of_type(MODEL_SERVER)
