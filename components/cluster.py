@@ -12,7 +12,6 @@ import yaml
 #: Exec credentials: GKE no longer ships static client credentials, so kubectl and the provider ask the
 #: gke-gcloud-auth-plugin (part of the gcloud SDK) for a short-lived token.
 AUTH_PLUGIN = "gke-gcloud-auth-plugin"
-POOL_LABEL = "fuseml-serving/pool"
 
 
 class Taint(TypedDict):

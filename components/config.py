@@ -99,6 +99,8 @@ TAINT_EFFECTS = ("PREFER_NO_SCHEDULE",)
 #: Model URL schemes and the operator's storage_type for each.
 #: OVMS reads az:// (Blob) and azfs:// (Files) for Azure, not azure:// (model_server src/filesystem.cpp).
 STORAGE_TYPES = {"s3": "S3", "gs": "google", "az": "azure", "azfs": "azure", "": "cluster"}
+#: The label the program puts on the Intel pool it creates, and the servers' node affinity selects.
+POOL_LABEL = "fuseml-serving/pool"
 #: Where the operator mounts storage.models_volume_claim in the server's pod.
 MODELS_MOUNT = "/models"
 
@@ -321,27 +323,52 @@ def _merged(
     unknown = sorted(set(value) - set(defaults))
     if unknown:
         raise ConfigError(f"{key}.{unknown[0]}", value[unknown[0]], f"one of the keys {', '.join(defaults)}")
+    for name, given in value.items():
+        # A blank the user wrote is not quietly replaced by the default: leaving the key out is how.
+        if isinstance(given, str) and not given.strip() and defaults[name] is not None:
+            raise ConfigError(
+                f"{key}.{name}", given, f"a value, or no {name} key at all for the default {defaults[name]!r}"
+            )
     return {**defaults, **{k: v for k, v in value.items() if not unset(v)}}
+
+
+def decode_text(value: Any) -> Any:
+    """The value a string stands for: JSON or YAML flow text, also when quoted once more by a shell.
+
+    Every structured input (sections, resources, plugin_config, policies) is read this way, so
+    `{PERFORMANCE_HINT: LATENCY}`, `{"PERFORMANCE_HINT": "LATENCY"}` and `'{"PERFORMANCE_HINT": "LATENCY"}'`
+    mean the same everywhere. Raises yaml.YAMLError for text that is neither.
+    """
+    if not isinstance(value, str):
+        return value
+    decoded = yaml.safe_load(value)
+    if isinstance(decoded, str) and decoded.strip()[:1] in ("{", "[") and decoded != value:
+        decoded = yaml.safe_load(decoded)
+    return decoded
 
 
 def _decode_object(value: Any, key: str, allowed: str, context: str = "") -> Any:
     """Accept a mapping, or JSON/YAML flow text of one (FuseML passes step inputs as strings)."""
-    decoded = value
-    if isinstance(value, str):
-        try:
-            decoded = yaml.safe_load(value)
-        except yaml.YAMLError:
-            raise ConfigError(key, value, allowed, context=context) from None
+    try:
+        decoded = decode_text(value)
+    except yaml.YAMLError:
+        raise ConfigError(key, value, allowed, context=context) from None
     if not isinstance(decoded, Mapping):
         raise ConfigError(key, value, allowed, context=context)
     return dict(decoded)
 
 
+#: The words every boolean input accepts, stack config and step inputs alike (YAML 1.1's own, and 1/0).
+TRUE_WORDS = ("true", "yes", "on", "1")
+FALSE_WORDS = ("false", "no", "off", "0")
+
+
 def _bool(value: Any, key: str, context: str = "") -> bool:
     if isinstance(value, bool):
         return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-        return value.strip().lower() == "true"
+    word = value.strip().lower() if isinstance(value, str) else None
+    if word in TRUE_WORDS or word in FALSE_WORDS:
+        return word in TRUE_WORDS
     raise ConfigError(key, value, "true or false", context=context)
 
 
@@ -468,6 +495,18 @@ def _node_pool(raw: Any) -> NodePoolConfig:
     )
 
 
+def _pool_of_mode(pool: NodePoolConfig, mode: str) -> NodePoolConfig:
+    """In create mode the program sets POOL_LABEL itself: a user's value for it would be overwritten."""
+    if mode == "create" and POOL_LABEL in pool.labels:
+        raise ConfigError(
+            f"cluster.node_pool.labels.{POOL_LABEL}",
+            pool.labels[POOL_LABEL],
+            f"a label key of your own: the program sets {POOL_LABEL} to the pool's name ({pool.name}) "
+            "and pins the servers to it",
+        )
+    return pool
+
+
 def _cluster(raw: Mapping[str, Any]) -> ClusterConfig:
     section = _section(raw, "cluster")
     mode = _choice(section["mode"], "cluster.mode", CLUSTER_MODES)
@@ -485,7 +524,7 @@ def _cluster(raw: Mapping[str, Any]) -> ClusterConfig:
         location=location,
         project=project,
         deletion_protection=_bool(section["deletion_protection"], "cluster.deletion_protection"),
-        node_pool=_node_pool(section["node_pool"]),
+        node_pool=_pool_of_mode(_node_pool(section["node_pool"]), mode),
     )
 
 
@@ -536,12 +575,10 @@ def _fuseml(raw: Mapping[str, Any]) -> FusemlConfig:
 
 def _json_text(value: Any, key: str, allowed: str, context: str, check: Callable[[Any], bool]) -> str:
     """Normalise an object (or its JSON text) to compact JSON text, the form the CRD wants."""
-    parsed = value
-    if isinstance(value, str):
-        try:
-            parsed = json.loads(value)
-        except json.JSONDecodeError:
-            raise ConfigError(key, value, allowed, context=context) from None
+    try:
+        parsed = decode_text(value)
+    except yaml.YAMLError:
+        raise ConfigError(key, value, allowed, context=context) from None
     if not check(parsed):
         raise ConfigError(key, value, allowed, context=context)
     return json.dumps(parsed, separators=(",", ":"))

@@ -12,8 +12,8 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.cluster import POOL_LABEL, GkeCluster
-from components.config import LABEL_VALUE, LABEL_VALUE_MAX, ConfigError, ModelConfig, StackConfig
+from components.cluster import GkeCluster
+from components.config import LABEL_VALUE, LABEL_VALUE_MAX, POOL_LABEL, ConfigError, ModelConfig, StackConfig
 from components.model_server import GCS_SECRET_KEY, GCS_SECRET_NAME, ModelServer, RegistrationArgs
 from components.operator import OvmsOperator
 from components.route import API_VERSION as ISTIO_API_VERSION

@@ -35,7 +35,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from components.config import DEFAULTS, MODEL_DEFAULTS, MODEL_REQUIRED, ConfigError, StackConfig, parse
+from components.config import (
+    DEFAULTS,
+    FALSE_WORDS,
+    MODEL_DEFAULTS,
+    MODEL_REQUIRED,
+    TRUE_WORDS,
+    ConfigError,
+    StackConfig,
+    parse,
+)
 from step import gateway, naming
 from step.errors import StepInputError
 
@@ -72,8 +81,9 @@ SECRET_ENV: dict[str, str] = {
 }
 GCS_CREDENTIALS_ENV = "GOOGLE_APPLICATION_CREDENTIALS"
 
-_TRUE = ("true", "yes", "1", "on")
-_FALSE = ("false", "no", "0", "off", "")
+_TRUE = TRUE_WORDS
+#: An empty input is FuseML's "not set".
+_FALSE = (*FALSE_WORDS, "")
 
 
 @dataclass(frozen=True)

@@ -464,7 +464,11 @@ def test_the_kserve_v2_url_is_offered_beside_the_v1_one() -> None:
         ({"cluster": {"name": "c" * 41}}, "cluster.name", "a GKE name"),
         ({"cluster": {"name": "9lives"}}, "cluster.name", "a GKE name: a lowercase letter"),
         ({"cluster": {"node_pool": {"name": "p" * 41}}}, "cluster.node_pool.name", "at most 40 chars"),
-        ({"cluster": {"node_pool": {"node_count": 2**31}}}, "cluster.node_pool.node_count", "up to 2147483647"),
+        (
+            {"cluster": {"node_pool": {"node_count": 2**31}}},
+            "cluster.node_pool.node_count",
+            "up to 2147483647",
+        ),
         ({"operator": {"namespace": "o" * 64}}, "operator.namespace", "a namespace name"),
     ],
 )
@@ -485,3 +489,50 @@ def test_a_host_over_253_chars_is_refused() -> None:
     message = error(raw(model(app_name="a" * 48), istio={"domain": domain}))
     assert message.startswith("fuseml-serving:models[0].app_name (app '" + "a" * 48 + "'): got ")
     assert message.endswith("chars) to fit 253")
+
+
+# --- one way to read each kind of input -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{PERFORMANCE_HINT: LATENCY}",
+        '{"PERFORMANCE_HINT": "LATENCY"}',
+        '\'{"PERFORMANCE_HINT": "LATENCY"}\'',
+        '  {PERFORMANCE_HINT: "LATENCY"}  ',
+    ],
+)
+def test_plugin_config_reads_yaml_flow_and_quoted_json_as_resources_does(text: str) -> None:
+    (m,) = parse(raw(model(plugin_config=text, resources=text.replace("PERFORMANCE_HINT", "requests")
+                                                .replace("LATENCY", "{cpu: 2}")))).models  # fmt: skip
+    assert json.loads(m.plugin_config) == {"PERFORMANCE_HINT": "LATENCY"}
+    assert m.requests["cpu"] == "2"
+
+
+@pytest.mark.parametrize(
+    ("word", "expected"), [("yes", True), (" On ", True), ("0", False), ("False", False)]
+)
+def test_booleans_read_the_same_words_everywhere(word: str, expected: bool) -> None:
+    cfg = parse(raw(operator={"install": word}, istio={"domain": DOMAIN, "create_gateway": word}))
+    assert cfg.operator.install is expected and cfg.istio.create_gateway is expected
+
+
+def test_a_blank_the_user_wrote_is_refused_not_replaced_by_the_default() -> None:
+    message = error(raw(istio={"domain": DOMAIN, "host_prefix": ""}))
+    assert message == (
+        "fuseml-serving:istio.host_prefix: got ''; allowed: a value, or no host_prefix key at all for the "
+        "default 'ovms'"
+    )
+
+
+def test_a_pool_label_the_program_sets_itself_is_refused() -> None:
+    cluster = {
+        "mode": "create",
+        "project": "p",
+        "location": "europe-central2-a",
+        "node_pool": {"labels": {"fuseml-serving/pool": "mine"}},
+    }
+    message = error(raw(cluster=cluster))
+    assert message.startswith("fuseml-serving:cluster.node_pool.labels.fuseml-serving/pool: got 'mine'")
+    assert "the program sets fuseml-serving/pool to the pool's name (ovms-n2)" in message
