@@ -2,7 +2,8 @@
 
 Rules (they replace the original step's random fallback, which created a new server on every run):
 
-* `FUSEML_APP_NAME`, when set, wins.
+* `FUSEML_APP_NAME`, when set, wins; it must already be a valid name (it is never rewritten, so two
+  different inputs cannot land on one server).
 * Otherwise, with a codeset, the working directory holds `.fuseml/_org` and `.fuseml/_project` and the
   name is `<org>-<project>-<workflow>`.
 * Otherwise the step refuses. A name from the model URL's hash is not stable (MLflow puts the run id in the
@@ -65,7 +66,14 @@ def app_name(env: Mapping[str, str], workdir: Path) -> str:
     """The application name for this run, by the rules in the module docstring."""
     explicit = env.get("FUSEML_APP_NAME", "").strip()
     if explicit:
-        return _checked(normalise(explicit), "FUSEML_APP_NAME", explicit)
+        name = _checked(normalise(explicit), "FUSEML_APP_NAME", explicit)
+        if name != explicit:
+            # Rewriting it would let two different inputs (My_App, my-app) land on one server.
+            raise StepInputError(
+                f"FUSEML_APP_NAME: got {explicit!r}; allowed: lowercase letters, digits and '-', "
+                f"starting and ending alphanumeric, at most {MAX_APP_NAME} chars (e.g. {name!r})"
+            )
+        return name
     identity = codeset_identity(workdir)
     if identity is None:
         raise StepInputError(

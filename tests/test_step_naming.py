@@ -105,3 +105,13 @@ def test_normalised_names_are_valid_idempotent_labels(text: str) -> None:
     assert DNS_LABEL.fullmatch(name)
     assert len(name) <= MAX_APP_NAME
     assert naming.normalise(name) == name
+
+
+@pytest.mark.parametrize(("given", "suggested"), [("My_App", "my-app"), ("cifar10 ovms", "cifar10-ovms")])
+def test_an_explicit_app_name_is_refused_not_rewritten(tmp_path: Path, given: str, suggested: str) -> None:
+    with pytest.raises(StepInputError) as raised:
+        naming.app_name({"FUSEML_APP_NAME": given}, tmp_path)
+    assert str(raised.value) == (
+        f"FUSEML_APP_NAME: got {given!r}; allowed: lowercase letters, digits and '-', starting and ending "
+        f"alphanumeric, at most 48 chars (e.g. {suggested!r})"
+    )
