@@ -507,17 +507,25 @@ def _pool_of_mode(pool: NodePoolConfig, mode: str) -> NodePoolConfig:
     return pool
 
 
-def _cluster(raw: Mapping[str, Any]) -> ClusterConfig:
+def _cluster(raw: Mapping[str, Any], gcp: Mapping[str, str | None]) -> ClusterConfig:
+    """The cluster section; project and location fall back to the GCP provider's own config."""
     section = _section(raw, "cluster")
     mode = _choice(section["mode"], "cluster.mode", CLUSTER_MODES)
-    location = _optional_str(section["location"], "cluster.location")
+    location = _optional_str(section["location"], "cluster.location") or gcp.get("zone") or gcp.get("region")
     if mode == "create" and not location:
         raise ConfigError(
-            "cluster.location", None, "a GCP zone or region (e.g. europe-central2-a) in create mode"
+            "cluster.location",
+            None,
+            "a GCP zone or region (e.g. europe-central2-a) in create mode, here or as the provider's "
+            "gcp:zone or gcp:region",
         )
-    project = _optional_str(section["project"], "cluster.project")
+    project = _optional_str(section["project"], "cluster.project") or gcp.get("project")
     if mode == "create" and not project:
-        raise ConfigError("cluster.project", None, "the GCP project that owns the cluster, in create mode")
+        raise ConfigError(
+            "cluster.project",
+            None,
+            "the GCP project that owns the cluster, in create mode, here or as the provider's gcp:project",
+        )
     return ClusterConfig(
         mode=mode,
         name=_str(section["name"], "cluster.name", _GKE_NAME, _GKE_NAME_ALLOWED),
@@ -1011,8 +1019,15 @@ def _check_storage(
             )
 
 
-def parse(raw: Mapping[str, Any], secrets: Mapping[str, Any] | None = None) -> StackConfig:
-    """Validate raw stack settings (keys without the namespace) into a StackConfig, or raise ConfigError."""
+def parse(
+    raw: Mapping[str, Any],
+    secrets: Mapping[str, Any] | None = None,
+    gcp: Mapping[str, str | None] | None = None,
+) -> StackConfig:
+    """Validate raw stack settings (keys without the namespace) into a StackConfig, or raise ConfigError.
+
+    `gcp` is the GCP provider's own config (project, region, zone): honoured rather than duplicated.
+    """
     secrets = {k: v for k, v in (secrets or {}).items() if v is not None}
     known = (*DEFAULTS, "models", *SECRET_KEYS)
     for key in raw:
@@ -1061,7 +1076,7 @@ def parse(raw: Mapping[str, Any], secrets: Mapping[str, Any] | None = None) -> S
                 context=f"app {model.app_name!r}",
             )
     return StackConfig(
-        cluster=_cluster(raw),
+        cluster=_cluster(raw, gcp or {}),
         namespace=namespace,
         environment=_choice(raw.get("environment") or DEFAULTS["environment"], "environment", ENVIRONMENTS),
         operator=OperatorConfig(
@@ -1130,4 +1145,5 @@ def load() -> StackConfig:
     for key in sorted(given - {*DEFAULTS, "models", *SECRET_KEYS}):
         raw[key] = config.get(key)
     secrets = {key: config.get_secret(key) for key in SECRET_KEYS}
-    return parse(raw, secrets)
+    provider = pulumi.Config("gcp")
+    return parse(raw, secrets, {key: provider.get(key) for key in ("project", "region", "zone")})

@@ -536,3 +536,12 @@ def test_a_pool_label_the_program_sets_itself_is_refused() -> None:
     message = error(raw(cluster=cluster))
     assert message.startswith("fuseml-serving:cluster.node_pool.labels.fuseml-serving/pool: got 'mine'")
     assert "the program sets fuseml-serving/pool to the pool's name (ovms-n2)" in message
+
+
+def test_the_gcp_providers_own_project_and_zone_are_honoured() -> None:
+    cfg = parse(raw(cluster={"mode": "create"}), gcp={"project": "acme", "zone": "europe-west4-a"})
+    assert (cfg.cluster.project, cfg.cluster.location) == ("acme", "europe-west4-a")
+    cfg = parse(raw(cluster={"mode": "create", "location": "us-east1"}), gcp={"project": "acme", "zone": "z"})
+    assert cfg.cluster.location == "us-east1"
+    message = error(raw(cluster={"mode": "create", "location": "us-east1"}))
+    assert message.endswith("in create mode, here or as the provider's gcp:project")
