@@ -9,6 +9,7 @@ Model entries accept the raw strings a FuseML step receives (`nireq: "4"`,
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
 import re
@@ -151,6 +152,42 @@ class ConfigError(ValueError):
             else repr(value)[:117] + "..."
         )
         super().__init__(f"{where}: got {shown}; allowed: {allowed}")
+
+
+class ConfigErrors(ConfigError):
+    """Every mistake of a stack at once: one line per mistake, each in ConfigError's shape.
+
+    `key`, `value` and `allowed` are the first mistake's, so a caller that reads one error still can.
+    """
+
+    def __init__(self, errors: list[ConfigError]) -> None:
+        self.errors = list(errors)
+        first = self.errors[0]
+        self.key, self.value, self.allowed = first.key, first.value, first.allowed
+        ValueError.__init__(self, "\n".join(str(error) for error in self.errors))
+
+
+class _Mistakes:
+    """Collects the ConfigErrors of independent checks, so one run reports all of them."""
+
+    def __init__(self) -> None:
+        self.found: list[ConfigError] = []
+
+    def check(self, convert: Callable[..., Any], *args: Any) -> Any:
+        """convert(*args), or None after recording why it failed."""
+        try:
+            return convert(*args)
+        except ConfigErrors as errors:
+            self.found.extend(errors.errors)
+        except ConfigError as error:
+            self.found.append(error)
+        return None
+
+    def raise_any(self) -> None:
+        if len(self.found) == 1:
+            raise self.found[0]
+        if self.found:
+            raise ConfigErrors(self.found)
 
 
 @dataclass(frozen=True)
@@ -936,37 +973,32 @@ def _model(entry: Any, index: int) -> ModelConfig:
         raise ConfigError(f"{prefix}.model", entry.get("model"), "the model URL (required)", context=context)
     merged = {**MODEL_DEFAULTS, **{k: v for k, v in entry.items() if not _unset(v)}}
 
-    def opt(name: str, convert: Callable[[Any, str, str], Any]) -> Any:
-        return None if _unset(merged[name]) else convert(merged[name], f"{prefix}.{name}", context)
+    mistakes = _Mistakes()
+    check = mistakes.check
 
-    device = _target_device(merged["target_device"], f"{prefix}.target_device", context)
-    tag = _image_tag(merged["ovms_image_tag"], device, f"{prefix}.ovms_image_tag", context)
-    model_name = merged["model_name"]
-    if not isinstance(model_name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", model_name):
-        raise ConfigError(
-            f"{prefix}.model_name", model_name, "letters, digits, '_', '.', '-'", context=context
-        )
+    def opt(name: str, convert: Callable[[Any, str, str], Any]) -> Any:
+        return None if _unset(merged[name]) else check(convert, merged[name], f"{prefix}.{name}", context)
+
+    device = check(_target_device, merged["target_device"], f"{prefix}.target_device", context)
+    tag = check(_image_tag, merged["ovms_image_tag"], device or "CPU", f"{prefix}.ovms_image_tag", context)
+    model_name = check(_model_name, merged["model_name"], f"{prefix}.model_name", context)
     # The entry as written: the resources default applies only when neither resources key is given.
-    requests, limits = _resources({k: v for k, v in entry.items() if not _unset(v)}, context, prefix)
-    return ModelConfig(
-        app_name=app_name,
-        model=_model_url(merged["model"], f"{prefix}.model", context),
-        model_name=model_name,
-        ovms_image_tag=tag,
-        loglevel=_choice(merged["loglevel"], f"{prefix}.loglevel", LOG_LEVELS, context, fold=str.upper),
-        nireq=opt("nireq", lambda v, k, c: _int(v, k, 1, c)),
-        plugin_config=opt(
+    resources = check(_resources, {k: v for k, v in entry.items() if not _unset(v)}, context, prefix)
+    fields = {
+        "model": check(_model_url, merged["model"], f"{prefix}.model", context),
+        "loglevel": check(_choice, merged["loglevel"], f"{prefix}.loglevel", LOG_LEVELS, context, str.upper),
+        "nireq": opt("nireq", lambda v, k, c: _int(v, k, 1, c)),
+        "plugin_config": opt(
             "plugin_config",
             lambda v, k, c: _json_text(v, k, "a JSON object of plugin keys to values", c, _plugin_config_ok),
         ),
-        batch_size=opt("batch_size", _batch_size),
-        shape=opt("shape", lambda v, k, c: _per_input(v, k, c, _SHAPE_ALLOWED, _shape_ok)),
-        target_device=device,
-        layout=opt(
+        "batch_size": opt("batch_size", _batch_size),
+        "shape": opt("shape", lambda v, k, c: _per_input(v, k, c, _SHAPE_ALLOWED, _shape_ok)),
+        "layout": opt(
             "layout",
             lambda v, k, c: _per_input(v, k, c, _LAYOUT_ALLOWED, lambda t: bool(_LAYOUT.fullmatch(t))),
         ),
-        model_version_policy=opt(
+        "model_version_policy": opt(
             "model_version_policy",
             lambda v, k, c: _json_text(
                 v,
@@ -976,47 +1008,126 @@ def _model(entry: Any, index: int) -> ModelConfig:
                 _version_policy_ok,
             ),
         ),
-        replicas=_int(merged["replicas"], f"{prefix}.replicas", 1, context),
+        "replicas": check(_int, merged["replicas"], f"{prefix}.replicas", 1, context),
+        "prediction_type": check(
+            _choice, merged["prediction_type"], f"{prefix}.prediction_type", PREDICTION_TYPES, context,
+            str.lower,
+        ),
+        "adopt": check(_bool, merged["adopt"], f"{prefix}.adopt", context),
+    }
+    mistakes.raise_any()
+    requests, limits = resources
+    return ModelConfig(
+        app_name=app_name,
+        model_name=model_name,
+        ovms_image_tag=tag,
+        target_device=device,
         requests=requests,
         limits=limits,
-        prediction_type=_choice(
-            merged["prediction_type"], f"{prefix}.prediction_type", PREDICTION_TYPES, context, fold=str.lower
-        ),
-        adopt=_bool(merged["adopt"], f"{prefix}.adopt", context),
+        **fields,
     )
 
 
+def _model_name(value: Any, key: str, context: str) -> str:
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", value):
+        raise ConfigError(key, value, "letters, digits, '_', '.', '-'", context=context)
+    return value
+
+
 def _check_storage(
-    models: tuple[ModelConfig, ...], storage: StorageConfig, secrets: Mapping[str, Any]
+    index: int, model: ModelConfig, storage: StorageConfig, secrets: Mapping[str, Any]
 ) -> None:
-    """Refuse models whose storage cannot be reached with what is configured."""
-    for index, model in enumerate(models):
-        context = f"app {model.app_name!r}"
-        if model.storage_scheme == "s3" and not all(
-            secrets.get(k) is not None for k in ("aws_access_key_id", "aws_secret_access_key")
-        ):
-            raise ConfigError(
-                f"models[{index}].model",
-                model.model,
-                "an s3:// URL only with S3 credentials: pulumi config set --secret "
-                f"{NAMESPACE}:aws_access_key_id ... and {NAMESPACE}:aws_secret_access_key ...",
-                context=context,
-            )
-        if model.storage_scheme == "" and not storage.models_volume_claim:
-            raise ConfigError(
-                f"models[{index}].model",
-                model.model,
-                f"a local path only with storage.models_volume_claim (the PVC mounted at {MODELS_MOUNT})",
-                context=context,
-            )
-        if model.storage_scheme == "" and not model.model.startswith(MODELS_MOUNT + "/"):
-            raise ConfigError(
-                f"models[{index}].model",
-                model.model,
-                f"a local path under {MODELS_MOUNT}/, where the operator mounts storage.models_volume_claim "
-                f"{storage.models_volume_claim!r}",
-                context=context,
-            )
+    """Refuse a model whose storage cannot be reached with what is configured."""
+    context = f"app {model.app_name!r}"
+    if model.storage_scheme == "s3" and not all(
+        secrets.get(k) is not None for k in ("aws_access_key_id", "aws_secret_access_key")
+    ):
+        raise ConfigError(
+            f"models[{index}].model",
+            model.model,
+            "an s3:// URL only with S3 credentials: pulumi config set --secret "
+            f"{NAMESPACE}:aws_access_key_id ... and {NAMESPACE}:aws_secret_access_key ...",
+            context=context,
+        )
+    if model.storage_scheme == "" and not storage.models_volume_claim:
+        raise ConfigError(
+            f"models[{index}].model",
+            model.model,
+            f"a local path only with storage.models_volume_claim (the PVC mounted at {MODELS_MOUNT})",
+            context=context,
+        )
+    if model.storage_scheme == "" and not model.model.startswith(MODELS_MOUNT + "/"):
+        raise ConfigError(
+            f"models[{index}].model",
+            model.model,
+            f"a local path under {MODELS_MOUNT}/, where the operator mounts storage.models_volume_claim "
+            f"{storage.models_volume_claim!r}",
+            context=context,
+        )
+
+
+def _check_host(index: int, model: ModelConfig, istio: IstioConfig) -> None:
+    host = f"{model.app_name}.{istio.host_prefix}.{istio.domain}"
+    if len(host) > MAX_HOST:
+        raise ConfigError(
+            f"models[{index}].app_name",
+            model.app_name,
+            f"a name short enough for its host {host[:40]}... ({len(host)} chars) to fit {MAX_HOST}",
+            context=f"app {model.app_name!r}",
+        )
+
+
+def _top_level_key(key: str, value: Any) -> None:
+    known = (*DEFAULTS, "models", *SECRET_KEYS)
+    if key not in known:
+        close = difflib.get_close_matches(key, known, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise ConfigError(key, value, "one of the keys " + ", ".join(known) + hint)
+    if key in SECRET_KEYS:
+        raise ConfigError(key, "<hidden>", f"a secret: pulumi config set --secret {NAMESPACE}:{key}")
+
+
+def _namespace(raw: Mapping[str, Any]) -> str:
+    namespace = raw.get("namespace") or DEFAULTS["namespace"]
+    if not isinstance(namespace, str) or len(namespace) > 63 or not _DNS_LABEL.fullmatch(namespace):
+        raise ConfigError("namespace", namespace, "a Kubernetes namespace name (DNS label)")
+    return namespace
+
+
+def _operator(raw: Mapping[str, Any]) -> OperatorConfig:
+    operator = _section(raw, "operator")
+    mistakes = _Mistakes()
+    found = OperatorConfig(
+        install=mistakes.check(_bool, operator["install"], "operator.install"),
+        version=mistakes.check(
+            _str, operator["version"], "operator.version", _VERSION, "a pinned release like 1.2.0"
+        ),
+        namespace=mistakes.check(
+            _str, operator["namespace"], "operator.namespace", _DNS_LABEL, "a namespace name"
+        ),
+        manifests=mistakes.check(_manifests, operator["manifests"]),
+    )
+    mistakes.raise_any()
+    return found
+
+
+def _storage(raw: Mapping[str, Any]) -> StorageConfig:
+    section = _section(raw, "storage")
+    return StorageConfig(
+        s3_endpoint=_optional_str(section["s3_endpoint"], "storage.s3_endpoint"),
+        aws_region=_optional_str(section["aws_region"], "storage.aws_region"),
+        models_volume_claim=_optional_str(section["models_volume_claim"], "storage.models_volume_claim"),
+    )
+
+
+def _model_entries(raw: Mapping[str, Any]) -> list[Any]:
+    models_raw = raw.get("models")
+    if isinstance(models_raw, str):
+        with contextlib.suppress(yaml.YAMLError):
+            models_raw = decode_text(models_raw)
+    if not isinstance(models_raw, list) or not models_raw:
+        raise ConfigError("models", models_raw, "a non-empty list of model entries (app_name, model, ...)")
+    return models_raw
 
 
 def parse(
@@ -1026,73 +1137,56 @@ def parse(
 ) -> StackConfig:
     """Validate raw stack settings (keys without the namespace) into a StackConfig, or raise ConfigError.
 
-    `gcp` is the GCP provider's own config (project, region, zone): honoured rather than duplicated.
+    Every independent setting is checked, so one run reports every mistake of the stack: one mistake is
+    a ConfigError, several a ConfigErrors listing them in order. `gcp` is the GCP provider's own config
+    (project, region, zone): honoured rather than duplicated.
     """
     secrets = {k: v for k, v in (secrets or {}).items() if v is not None}
-    known = (*DEFAULTS, "models", *SECRET_KEYS)
-    for key in raw:
-        if key not in known:
-            close = difflib.get_close_matches(key, known, n=1)
-            hint = f" (did you mean {close[0]}?)" if close else ""
-            raise ConfigError(key, raw[key], "one of the keys " + ", ".join(known) + hint)
-        if key in SECRET_KEYS:
-            raise ConfigError(key, "<hidden>", f"a secret: pulumi config set --secret {NAMESPACE}:{key}")
-    namespace = raw.get("namespace") or DEFAULTS["namespace"]
-    if not isinstance(namespace, str) or len(namespace) > 63 or not _DNS_LABEL.fullmatch(namespace):
-        raise ConfigError("namespace", namespace, "a Kubernetes namespace name (DNS label)")
-    operator = _section(raw, "operator")
-    storage_section = _section(raw, "storage")
-    storage = StorageConfig(
-        s3_endpoint=_optional_str(storage_section["s3_endpoint"], "storage.s3_endpoint"),
-        aws_region=_optional_str(storage_section["aws_region"], "storage.aws_region"),
-        models_volume_claim=_optional_str(
-            storage_section["models_volume_claim"], "storage.models_volume_claim"
-        ),
-    )
-    models_raw = raw.get("models")
-    if isinstance(models_raw, str):
-        models_raw = yaml.safe_load(models_raw)
-    if not isinstance(models_raw, list) or not models_raw:
-        raise ConfigError("models", models_raw, "a non-empty list of model entries (app_name, model, ...)")
-    models = tuple(_model(entry, i) for i, entry in enumerate(models_raw))
+    mistakes = _Mistakes()
+    check = mistakes.check
+    for key, value in raw.items():
+        check(_top_level_key, key, value)
+    namespace = check(_namespace, raw)
+    environment = raw.get("environment") or DEFAULTS["environment"]
+    environment = check(_choice, environment, "environment", ENVIRONMENTS)
+    operator = check(_operator, raw)
+    storage = check(_storage, raw)
+    istio = check(_istio, raw)
+    cluster = check(_cluster, raw, gcp or {})
+    fuseml = check(_fuseml, raw)
+    entries = check(_model_entries, raw) or []
+    indexed = [(i, check(_model, entry, i)) for i, entry in enumerate(entries)]
+    models = [(i, model) for i, model in indexed if model is not None]
     seen: dict[str, int] = {}
-    for i, model in enumerate(models):
+    for i, model in models:
         if model.app_name in seen:
-            raise ConfigError(
-                f"models[{i}].app_name",
-                model.app_name,
-                f"a name not already used by models[{seen[model.app_name]}]",
+            mistakes.found.append(
+                ConfigError(
+                    f"models[{i}].app_name",
+                    model.app_name,
+                    f"a name not already used by models[{seen[model.app_name]}]",
+                )
             )
-        seen[model.app_name] = i
-    _check_storage(models, storage, secrets)
-    istio = _istio(raw)
-    for i, model in enumerate(models):
-        host = f"{model.app_name}.{istio.host_prefix}.{istio.domain}"
-        if len(host) > MAX_HOST:
-            raise ConfigError(
-                f"models[{i}].app_name",
-                model.app_name,
-                f"a name short enough for its host {host[:40]}... ({len(host)} chars) to fit {MAX_HOST}",
-                context=f"app {model.app_name!r}",
-            )
+        seen.setdefault(model.app_name, i)
+        if storage is not None:
+            check(_check_storage, i, model, storage, secrets)
+        if istio is not None:
+            check(_check_host, i, model, istio)
+    mistakes.raise_any()
+    valid = tuple(model for _, model in models)
     return StackConfig(
-        cluster=_cluster(raw, gcp or {}),
+        cluster=cluster,
         namespace=namespace,
-        environment=_choice(raw.get("environment") or DEFAULTS["environment"], "environment", ENVIRONMENTS),
-        operator=OperatorConfig(
-            install=_bool(operator["install"], "operator.install"),
-            version=_str(operator["version"], "operator.version", _VERSION, "a pinned release like 1.2.0"),
-            namespace=_str(operator["namespace"], "operator.namespace", _DNS_LABEL, "a namespace name"),
-            manifests=_manifests(operator["manifests"]),
-        ),
+        environment=environment,
+        operator=operator,
         istio=istio,
         storage=storage,
-        fuseml=_fuseml(raw),
-        models=models,
+        fuseml=fuseml,
+        models=valid,
         credentials=secrets,
         warnings=tuple(
             f"{NAMESPACE}:models[{i}].batch_size (app {m.app_name!r}): {BATCH_AUTO_WARNING}"
-            for i, m in enumerate(models)
+            for i, m in models
             if m.batch_size == "auto"
         ),
     )

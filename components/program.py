@@ -40,7 +40,11 @@ def run() -> None:
     from components.config import load
 
     tune_gc()
-    cfg = load()
+    try:
+        cfg = load()
+    except ConfigError as err:
+        # The message names every mistake; a traceback into the validator would only bury it.
+        raise pulumi.RunError(f"invalid stack config:\n{err}") from None
     for warning in cfg.warnings:
         pulumi.log.warn(warning)
     for name, value in build(cfg).items():

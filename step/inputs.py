@@ -42,6 +42,7 @@ from components.config import (
     MODEL_REQUIRED,
     TRUE_WORDS,
     ConfigError,
+    ConfigErrors,
     StackConfig,
     parse,
 )
@@ -130,9 +131,13 @@ def validate(inputs: StepInputs) -> StackConfig:
     try:
         return parse(inputs.raw, inputs.secrets)
     except ConfigError as err:
-        source = env_for_key(err.key)
-        hint = f" (step input: {source})" if source else ""
-        raise StepInputError(f"{err}{hint}") from err
+        errors = err.errors if isinstance(err, ConfigErrors) else [err]
+        raise StepInputError("\n".join(f"{error}{_hint(error.key)}" for error in errors)) from err
+
+
+def _hint(key: str) -> str:
+    source = env_for_key(key)
+    return f" (step input: {source})" if source else ""
 
 
 def model_entry(env: Mapping[str, str], app: str) -> dict[str, str]:

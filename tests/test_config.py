@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from components.config import DEFAULTS, MODEL_DEFAULTS, ConfigError, parse
+from components.config import DEFAULTS, MODEL_DEFAULTS, ConfigError, ConfigErrors, parse
 
 DOMAIN = "example.nip.io"
 
@@ -545,3 +545,31 @@ def test_the_gcp_providers_own_project_and_zone_are_honoured() -> None:
     assert cfg.cluster.location == "us-east1"
     message = error(raw(cluster={"mode": "create", "location": "us-east1"}))
     assert message.endswith("in create mode, here or as the provider's gcp:project")
+
+
+def test_every_mistake_of_a_stack_is_reported_in_one_run() -> None:
+    config = raw(
+        model(nireq="four", replicas=0),
+        model(app_name="resnet", model="azure://c/m"),
+        namespace="Bad_NS",
+        istio={"domain": DOMAIN, "host_prefix": ""},
+    )
+    with pytest.raises(ConfigErrors) as raised:
+        parse(config)
+    lines = str(raised.value).splitlines()
+    assert [error.key for error in raised.value.errors] == [
+        "namespace",
+        "istio.host_prefix",
+        "models[0].nireq",
+        "models[0].replicas",
+        "models[1].model",
+    ]
+    assert (
+        lines[0] == "fuseml-serving:namespace: got 'Bad_NS'; allowed: a Kubernetes namespace name (DNS label)"
+    )
+    assert (
+        lines[2] == "fuseml-serving:models[0].nireq (app 'resnet'): got 'four'; allowed: a positive integer"
+    )
+    assert all(line.startswith("fuseml-serving:") and "; allowed: " in line for line in lines)
+    # The first mistake stays readable through the single-error interface.
+    assert (raised.value.key, raised.value.value) == ("namespace", "Bad_NS")

@@ -285,3 +285,15 @@ def test_a_limit_below_the_request_names_the_step_input_the_user_set(tmp_path: P
     message = str(raised.value)
     assert message.startswith("fuseml-serving:models[0].resources_limits.cpu")
     assert message.endswith("allowed: at least the request (2) (step input: FUSEML_RESOURCES_LIMITS)")
+
+
+def test_every_bad_input_is_named_with_its_step_input_at_once(tmp_path: Path) -> None:
+    env = step_env(FUSEML_NIREQ="four", FUSEML_REPLICAS="0", FUSEML_ENV_WORKFLOW_NAMESPACE="Bad_NS")
+    with pytest.raises(StepInputError) as raised:
+        inputs.validate(read(env, tmp_path))
+    lines = str(raised.value).splitlines()
+    assert len(lines) == 3
+    assert lines[0].endswith("(step input: FUSEML_ENV_WORKFLOW_NAMESPACE)")
+    assert lines[1].endswith("(step input: FUSEML_NIREQ)") and lines[2].endswith(
+        "(step input: FUSEML_REPLICAS)"
+    )
