@@ -1,4 +1,8 @@
-"""Property: any model entry either plans cleanly (with CRD-valid objects) or fails with a ConfigError."""
+"""Property: any stack either plans cleanly (with CRD-valid objects) or fails with one ConfigError.
+
+The error lists every mistake (ConfigErrors), each line naming its key and what is allowed; nothing else
+is ever raised.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from typing import Any
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from components.config import ConfigError, parse
+from components.config import ConfigError, ConfigErrors, parse
 from offline.plan import engine_config, plan
 from offline.schemas import validate
 
@@ -21,7 +25,9 @@ JUNK = st.one_of(
 DIM = st.one_of(st.integers(1, 512).map(str), st.just("-1"), st.just("1:8"))
 TUPLE = st.lists(DIM, min_size=1, max_size=4).map(lambda dims: "(" + ",".join(dims) + ")")
 LAYOUT = st.sampled_from(["NHWC", "NCHW", "NCHW:NHWC", "N...", "NC?"])
-QUANTITY = st.one_of(st.sampled_from(["500m", "1", "2", "1Gi", "512Mi", "1.5"]), st.integers(1, 8))
+QUANTITY = st.one_of(
+    st.sampled_from(["500m", "1", "2", "1Gi", "512Mi", "1.5", "512", "0"]), st.integers(1, 8)
+)
 
 
 def mostly(valid: st.SearchStrategy[Any], invalid: st.SearchStrategy[Any] = JUNK) -> st.SearchStrategy[Any]:
@@ -33,11 +39,13 @@ def mostly(valid: st.SearchStrategy[Any], invalid: st.SearchStrategy[Any] = JUNK
 VALUES: dict[str, st.SearchStrategy[Any]] = {
     "app_name": mostly(st.from_regex(r"[a-z][a-z0-9-]{0,20}[a-z0-9]", fullmatch=True), TEXT),
     "model": mostly(
-        st.sampled_from(["gs://bucket/model", "s3://bucket/m", "az://c/m", "azure://c/m", "/models/m"])
+        st.sampled_from(["gs://bucket/model", "s3://bucket/m", "az://c/m", "azfs://s/m", "/models/m"]),
+        st.sampled_from(["azure://c/m", "/data/m", "http://x/m"]),
     ),
     "model_name": mostly(st.sampled_from(["default", "resnet", "m-1"]), TEXT),
     "ovms_image_tag": mostly(
-        st.sampled_from(["2024.0", "2023.3", "2022.1-gpu"]), st.sampled_from(["latest", "a b"])
+        st.sampled_from(["2024.0", "2023.3", "2022.1-gpu", "2026.2"]),
+        st.sampled_from(["latest", "a b", "2026.3"]),
     ),
     "loglevel": mostly(st.sampled_from(["INFO", "debug", "TRACE"]), st.sampled_from(["LOUD", ""])),
     "nireq": mostly(
@@ -51,7 +59,9 @@ VALUES: dict[str, st.SearchStrategy[Any]] = {
             st.dictionaries(TEXT, TEXT, max_size=2).map(json.dumps),
         )
     ),
-    "batch_size": mostly(st.one_of(st.integers(1, 64), st.just("auto")), st.integers(-1, 0)),
+    "batch_size": mostly(
+        st.one_of(st.integers(1, 64), st.sampled_from(["auto", "-1", "1:8"])), st.integers(-3, 0)
+    ),
     "shape": mostly(
         st.one_of(TUPLE, st.just("auto"), st.dictionaries(st.sampled_from(["in1", "in2"]), TUPLE, min_size=1))
     ),
@@ -89,17 +99,41 @@ BASE = {
     "fuseml": {"register": False},
     "storage": {"models_volume_claim": "models"},
 }
+#: Stack-level settings drawn too, so that mistakes in several places meet in one example.
+TOP = st.fixed_dictionaries(
+    {},
+    optional={
+        "namespace": mostly(
+            st.sampled_from(["serving", "fuseml-workloads"]), st.sampled_from(["Bad_NS", ""])
+        ),
+        "environment": mostly(st.sampled_from(["dev", "prod"]), st.just("qa")),
+        "operator": mostly(
+            st.fixed_dictionaries({}, optional={"install": st.sampled_from([True, "no", "off"])})
+        ),
+    },
+)
 SECRETS = {"aws_access_key_id": "id", "aws_secret_access_key": "key"}
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(entries=st.lists(ENTRIES, min_size=1, max_size=3, unique_by=lambda entry: str(entry["app_name"])))
-def test_random_entries_plan_or_fail_with_config_error(entries: list[dict[str, Any]]) -> None:
-    raw = {**BASE, "models": entries}
+@given(
+    entries=st.lists(ENTRIES, min_size=1, max_size=3, unique_by=lambda entry: str(entry["app_name"])),
+    top=TOP,
+)
+def test_random_stacks_plan_or_fail_with_one_error_listing_every_mistake(
+    entries: list[dict[str, Any]], top: dict[str, Any]
+) -> None:
+    raw = {**BASE, **top, "models": entries}
     try:
         parse(raw, SECRETS)
     except ConfigError as error:
-        event(f"refused: {error.key.split('.')[-1]}")
+        # One error, or one listing every mistake: each line names its key and what is allowed.
+        errors = error.errors if isinstance(error, ConfigErrors) else [error]
+        lines = str(error).splitlines()
+        assert len(lines) == len(errors) >= 1
+        for line, each in zip(lines, errors, strict=True):
+            assert line.startswith(f"fuseml-serving:{each.key}") and "; allowed: " in line, line
+        event(f"refused: {len(errors)} mistake(s), first {error.key.split('.')[-1]}")
         return
     event("planned")
     config = engine_config({**raw, **SECRETS})

@@ -60,4 +60,5 @@ def test_a_misspelt_key_stops_the_program_before_any_resource(engine: Engine) ->
     output = preview(engine, "local")
     assert "fuseml-serving:namepsace: got 'serving'" in output, output
     assert "(did you mean namespace?)" in output
+    assert "Traceback" not in output, output
     assert "pulumi:providers:kubernetes" not in output
