@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import json
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -122,7 +123,7 @@ INT32_MAX = 2**31 - 1
 #: A host name's limit (RFC 1123), for `<app_name>.<host_prefix>.<domain>`.
 MAX_HOST = 253
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_QUANTITY = re.compile(r"^(\d+(\.\d*)?|\.\d+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei|[eE][+-]?\d+)?$")
+_QUANTITY = re.compile(r"^(\d+(\.\d*)?|\.\d+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei|[eE][+-]?\d+)?$", re.ASCII)
 _IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _DIM = r"(-1|\d+|\d+:\d+)"
 _SHAPE_TUPLE = re.compile(rf"^\(\s*{_DIM}(\s*,\s*{_DIM})*\s*\)$")
@@ -357,7 +358,7 @@ def _merged(
     if _unset(value):
         return dict(defaults)
     value = _decode_object(value, key, "an object")
-    unknown = sorted(set(value) - set(defaults))
+    unknown = sorted(set(value) - set(defaults), key=str)
     if unknown:
         raise ConfigError(f"{key}.{unknown[0]}", value[unknown[0]], f"one of the keys {', '.join(defaults)}")
     for name, given in value.items():
@@ -378,7 +379,11 @@ def decode_text(value: Any) -> Any:
     """
     if not isinstance(value, str):
         return value
-    decoded = yaml.safe_load(value)
+    try:
+        # JSON first: YAML reads some valid JSON differently (tabs, exponents like 1e2 as strings).
+        decoded = json.loads(value)
+    except ValueError:
+        decoded = yaml.safe_load(value)
     if isinstance(decoded, str) and decoded.strip()[:1] in ("{", "[") and decoded != value:
         decoded = yaml.safe_load(decoded)
     return decoded
@@ -771,8 +776,12 @@ def _image_tag(tag: Any, device: str, key: str, context: str) -> str:
 
 
 def _quantity(value: Any, key: str, context: str, integer: bool = False) -> str:
-    text = format(value, "g") if isinstance(value, int | float) and not isinstance(value, bool) else value
-    pattern = re.compile(r"^\d+$") if integer else _QUANTITY
+    text = value
+    if isinstance(value, int) and not isinstance(value, bool):
+        text = str(value) if abs(value) < 10**18 else None
+    elif isinstance(value, float):
+        text = repr(value) if math.isfinite(value) else None
+    pattern = re.compile(r"^\d+$", re.ASCII) if integer else _QUANTITY
     if not isinstance(text, str) or not pattern.fullmatch(text.strip()):
         allowed = (
             "a whole number (extended resources)" if integer else "a Kubernetes quantity like 500m, 2, 1Gi"
@@ -851,7 +860,7 @@ def _resources(entry: Mapping[str, Any], context: str, prefix: str) -> tuple[dic
     given = entry.get("resources")
     shape = "an object {requests: {...}, limits: {...}}"
     resources = {} if _unset(given) else _decode_object(given, key, shape, context)
-    unknown = sorted(set(resources) - {"requests", "limits"})
+    unknown = sorted(set(resources) - {"requests", "limits"}, key=str)
     if unknown:
         raise ConfigError(f"{key}.{unknown[0]}", resources[unknown[0]], "requests or limits", context=context)
     asked = {}
@@ -874,14 +883,25 @@ def _resources(entry: Mapping[str, Any], context: str, prefix: str) -> tuple[dic
         if name not in requests:
             requests[name] = limits.get(name, MODEL_DEFAULTS["resources"]["requests"][name])
     for name, quantity in requests.items():
-        limits.setdefault(name, quantity)
-    if len([n for n in limits if n not in CORE_RESOURCES]) > 1:
+        if name not in limits:
+            limits[name], limits_from[name] = quantity, f"{key}.requests"
+    devices = [n for n in limits if n not in CORE_RESOURCES]
+    if len(devices) > 1:
         raise ConfigError(
-            f"{prefix}.resources_limits", entry.get("resources_limits"),
-            "at most one extended device resource in resources and resources_limits together "
-            "(the CRD has one xpu_device)",
+            f"{limits_from[devices[1]]}.{devices[1]}",
+            limits[devices[1]],
+            f"no second device beside {devices[0]}: the ModelServer CRD holds one xpu_device",
             context=context,
-        )  # fmt: skip
+        )
+    for name in devices:
+        # Kubernetes refuses a Pod whose extended-resource request differs from its limit.
+        if name in requests and requests[name] != limits[name]:
+            raise ConfigError(
+                f"{limits_from[name]}.{name}",
+                limits[name],
+                f"the device request ({requests[name]}): Kubernetes wants a device's request and limit equal",
+                context=context,
+            )
     for name in CORE_RESOURCES:
         if _quantity_value(requests[name]) > _quantity_value(limits[name]):
             raise ConfigError(
@@ -916,9 +936,9 @@ def _quantity_value(text: str) -> float:
     match = re.fullmatch(r"(\d+(?:\.\d*)?|\.\d+)(.*)", text)
     assert match is not None
     number, suffix = match.groups()
-    if suffix[:1] in ("e", "E"):
-        return float(number + suffix)
-    return float(number) * _SUFFIX[suffix]
+    if suffix in _SUFFIX:
+        return float(number) * _SUFFIX[suffix]
+    return float(number + suffix)  # a decimal exponent, e.g. 1e3
 
 
 def _model_url(value: Any, key: str, context: str) -> str:
@@ -1225,7 +1245,7 @@ OBJECT_KEYS = ("cluster", "operator", "istio", "storage", "fuseml", "models")
 def load() -> StackConfig:
     """Read and validate the `fuseml-serving` stack config of the running Pulumi program."""
     import pulumi
-    from pulumi.runtime.config import CONFIG, get_config_env
+    from pulumi.runtime.config import CONFIG, get_config_env, is_config_secret
 
     config = pulumi.Config(NAMESPACE)
     raw: dict[str, Any] = {}
@@ -1238,6 +1258,11 @@ def load() -> StackConfig:
     given = {name[len(prefix) :] for name in {**get_config_env(), **CONFIG.get()} if name.startswith(prefix)}
     for key in sorted(given - {*DEFAULTS, "models", *SECRET_KEYS}):
         raw[key] = config.get(key)
+    # Pulumi.yaml cannot declare the secret keys (the CLI refuses a plain default for one), so the CLI no
+    # longer insists they are encrypted: this does, as `raw` would for any other source.
+    for key in SECRET_KEYS:
+        if config.get(key) is not None and not is_config_secret(f"{NAMESPACE}:{key}"):
+            raw[key] = "<hidden>"
     secrets = {key: config.get_secret(key) for key in SECRET_KEYS}
     provider = pulumi.Config("gcp")
     return parse(raw, secrets, {key: provider.get(key) for key in ("project", "region", "zone")})

@@ -42,12 +42,14 @@ def run() -> None:
     tune_gc()
     try:
         cfg = load()
+        for warning in cfg.warnings:
+            pulumi.log.warn(warning)
+        # build() checks what needs the project and stack names before it registers anything.
+        outputs = build(cfg)
     except ConfigError as err:
         # The message names every mistake; a traceback into the validator would only bury it.
         raise pulumi.RunError(f"invalid stack config:\n{err}") from None
-    for warning in cfg.warnings:
-        pulumi.log.warn(warning)
-    for name, value in build(cfg).items():
+    for name, value in outputs.items():
         pulumi.export(name, value)
 
 
@@ -219,11 +221,13 @@ def workflow_label(cfg: StackConfig, project: str, stack: str) -> str:
         return cfg.fuseml.workflow
     derived = f"{project}-{stack}"
     if len(derived) > LABEL_VALUE_MAX or not LABEL_VALUE.fullmatch(derived):
+        shown = derived if len(derived) <= 50 else derived[:50] + "..."
         raise ConfigError(
             "fuseml.workflow",
             None,
-            f"a workflow name (a DNS label), set explicitly: the default <project>-<stack>, "
-            f"{derived[:50]!r}..., is {len(derived)} chars and a label value holds at most {LABEL_VALUE_MAX}",
+            f"a workflow name (a DNS label), set explicitly: the default <project>-<stack>, {shown!r} "
+            f"({len(derived)} chars), is no label value (at most {LABEL_VALUE_MAX} chars, alphanumeric at "
+            "both ends)",
         )
     return derived
 

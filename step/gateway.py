@@ -46,18 +46,27 @@ class _Api:
 
 
 def discover(namespace: str, gateway: str, env: dict[str, str] | None = None) -> Found:
-    """Read the Gateway's first host and split it into host prefix and domain, or say why not."""
+    """Read the Gateway's first host and split it into host prefix and domain, or say why not.
+
+    `gateway` is a name in `namespace`, or `<namespace>/<name>` as istio.gateway allows.
+    """
     env = dict(os.environ if env is None else env)
-    where = f"Gateway {namespace}/{gateway}"
-    api = _api(env)
-    url = f"{api.server}/apis/{ISTIO_API}/namespaces/{namespace}/gateways/{gateway}"
-    try:
-        response = requests.get(url, headers=api.headers, verify=api.verify, cert=api.cert, timeout=TIMEOUT_S)
-    except requests.RequestException as err:
-        raise _unknown(f"{where} cannot be read ({type(err).__name__})") from None
+    other, _, name = gateway.rpartition("/")
+    namespace = other or namespace
+    where = f"Gateway {namespace}/{name}"
+    with tempfile.TemporaryDirectory(prefix="fuseml-step-") as private:
+        api = _api(env, Path(private))
+        url = f"{api.server}/apis/{ISTIO_API}/namespaces/{namespace}/gateways/{name}"
+        try:
+            response = requests.get(
+                url, headers=api.headers, verify=api.verify, cert=api.cert, timeout=TIMEOUT_S
+            )
+            body = response.json() if response.status_code == 200 else None
+        except (requests.RequestException, ValueError) as err:
+            raise _unknown(f"{where} cannot be read ({type(err).__name__})") from None
     if response.status_code != 200:
         raise _unknown(f"{where} cannot be read (HTTP {response.status_code})")
-    return split_host(_first_host(response.json()), where)
+    return split_host(_first_host(body), where)
 
 
 def _unknown(why: str) -> StepInputError:
@@ -67,9 +76,12 @@ def _unknown(why: str) -> StepInputError:
     )
 
 
-def _first_host(gateway: dict[str, Any]) -> str:
-    for server in gateway.get("spec", {}).get("servers") or []:
-        for host in server.get("hosts") or []:
+def _first_host(gateway: Any) -> str:
+    spec = gateway.get("spec") if isinstance(gateway, dict) else None
+    servers = spec.get("servers") if isinstance(spec, dict) else None
+    for server in servers if isinstance(servers, list) else []:
+        hosts = server.get("hosts") if isinstance(server, dict) else None
+        for host in hosts if isinstance(hosts, list) else []:
             return str(host)
     return ""
 
@@ -84,7 +96,7 @@ def split_host(host: str, where: str) -> Found:
     return Found(domain=".".join(parts[2:]), host_prefix=parts[1])
 
 
-def _api(env: dict[str, str]) -> _Api:
+def _api(env: dict[str, str], private: Path) -> _Api:
     """The API server and credentials: in-cluster service account first, then the kubeconfig."""
     host, port = env.get("KUBERNETES_SERVICE_HOST"), env.get("KUBERNETES_SERVICE_PORT", "443")
     token_file = SERVICE_ACCOUNT / "token"
@@ -92,20 +104,23 @@ def _api(env: dict[str, str]) -> _Api:
         token = token_file.read_text(encoding="utf-8").strip()
         ca = str(SERVICE_ACCOUNT / "ca.crt")
         return _Api(f"https://{host}:{port}", {"Authorization": f"Bearer {token}"}, ca)
-    return _from_kubeconfig(Path(env.get("KUBECONFIG") or Path.home() / ".kube" / "config"))
-
-
-def _from_kubeconfig(path: Path) -> _Api:
+    path = Path(env.get("KUBECONFIG") or Path.home() / ".kube" / "config")
     try:
-        config = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        context = _named(config, "contexts", config["current-context"])["context"]
-        cluster = _named(config, "clusters", context["cluster"])["cluster"]
-        user = _named(config, "users", context["user"])["user"]
-    except (OSError, KeyError, TypeError, StopIteration, yaml.YAMLError):
+        return _from_kubeconfig(path, private)
+    except (OSError, KeyError, TypeError, AttributeError, StopIteration, ValueError, yaml.YAMLError):
+        # binascii.Error (bad base64) is a ValueError.
         raise _unknown(f"no service account or usable kubeconfig ({path}) to read the Gateway with") from None
+
+
+def _from_kubeconfig(path: Path, private: Path) -> _Api:
+    """The API server and credentials of the kubeconfig's current context; key material goes in private."""
+    config = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    context = _named(config, "contexts", config["current-context"])["context"]
+    cluster = _named(config, "clusters", context["cluster"])["cluster"]
+    user = _named(config, "users", context["user"])["user"]
     verify: bool | str = not cluster.get("insecure-skip-tls-verify", False)
     if cluster.get("certificate-authority-data"):
-        verify = _temp_file(base64.b64decode(cluster["certificate-authority-data"]))
+        verify = _private_file(private, "ca.crt", _decoded(cluster["certificate-authority-data"]))
     elif cluster.get("certificate-authority"):
         verify = cluster["certificate-authority"]
     headers: dict[str, str] = {}
@@ -117,21 +132,27 @@ def _from_kubeconfig(path: Path) -> _Api:
     cert = None
     if user.get("client-certificate-data") and user.get("client-key-data"):
         cert = (
-            _temp_file(base64.b64decode(user["client-certificate-data"])),
-            _temp_file(base64.b64decode(user["client-key-data"])),
+            _private_file(private, "client.crt", _decoded(user["client-certificate-data"])),
+            _private_file(private, "client.key", _decoded(user["client-key-data"])),
         )
     if not headers and cert is None:
         raise _unknown(f"the kubeconfig {path} has no token or client certificate (exec plugins are not run)")
     return _Api(str(cluster["server"]).rstrip("/"), headers, verify, cert)
 
 
+def _decoded(data: str) -> bytes:
+    """Kubeconfig `*-data` fields: strict base64 (binascii.Error, a ValueError, for anything else)."""
+    return base64.b64decode(data, validate=True)
+
+
 def _named(config: dict[str, Any], section: str, name: str) -> dict[str, Any]:
     return next(item for item in config.get(section) or [] if item.get("name") == name)
 
 
-def _temp_file(content: bytes) -> str:
-    """A private file holding a certificate or key from the kubeconfig (requests wants paths)."""
-    with tempfile.NamedTemporaryFile(prefix="fuseml-step-", delete=False) as handle:
+def _private_file(folder: Path, name: str, content: bytes) -> str:
+    """A file only this user can read, in a folder removed once the Gateway is read (requests wants paths)."""
+    path = folder / name
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "wb") as handle:
         handle.write(content)
-    os.chmod(handle.name, 0o600)
-    return handle.name
+    return str(path)

@@ -387,8 +387,19 @@ def test_a_default_workflow_label_too_long_for_kubernetes_is_refused_before_any_
         plan(engine_config(SEED_EXAMPLE | {"fuseml": {"register": False}}), stack="s" * 60, record=recorded)
     message = str(raised.value)
     assert message.startswith("fuseml-serving:fuseml.workflow: got nothing; allowed: a workflow name")
-    assert "is 75 chars and a label value holds at most 63" in message
+    assert "(75 chars), is no label value (at most 63 chars, alphanumeric at both ends)" in message
     assert recorded == []
     # Set explicitly, the same stack plans.
     config = SEED_EXAMPLE | {"fuseml": {"register": False, "workflow": "short"}}
     assert plan(engine_config(config), stack="s" * 60).of_type(MODEL_SERVER)
+
+
+def test_a_credential_set_in_plain_text_is_refused() -> None:
+    # What `pulumi config set` without --secret leaves: the value, not flagged secret.
+    config = engine_config({**SEED_EXAMPLE, "aws_secret_access_key": "plaintext-secret"})
+    with pytest.raises(ConfigError) as raised:
+        plan(config, secret_keys=[])
+    assert str(raised.value) == (
+        "fuseml-serving:aws_secret_access_key: got '<hidden>'; allowed: a secret: "
+        "pulumi config set --secret fuseml-serving:aws_secret_access_key"
+    )
