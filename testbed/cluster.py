@@ -172,7 +172,8 @@ class _Starter:
 
     def start(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         log = self.root / "logs" / f"{name}.log"
-        handle = log.open("ab")
+        # A fresh log per start: a retry must not read the last attempt's lines as its own.
+        handle = log.open("wb")
         process = subprocess.Popen(
             argv,
             stdout=handle,
@@ -224,8 +225,7 @@ def _write_kubeconfig(path: Path, server: str, token: str) -> None:
         "contexts": [{"name": "testbed", "context": {"cluster": "testbed", "user": "admin"}}],
         "current-context": "testbed",
     }
-    path.write_text(yaml.safe_dump(config), encoding="utf-8")
-    path.chmod(0o600)
+    _write_private(path, yaml.safe_dump(config))
 
 
 def up(root: Path, bin_dir: Path, *, owned: bool = False) -> Cluster:
@@ -277,9 +277,7 @@ def _up(starter: _Starter) -> Cluster:
     identities = {user: secrets.token_hex(16) for user in USERS}
     identities["admin"] = token
     tokens = root / "tokens.csv"
-    tokens.write_text(
-        "".join(f'{t},{user},{user},"system:masters"\n' for user, t in identities.items()), encoding="utf-8"
-    )
+    _write_private(tokens, "".join(f'{t},{user},{user},"system:masters"\n' for user, t in identities.items()))
     policy = root / "audit-policy.yaml"
     policy.write_text(yaml.safe_dump(AUDIT_POLICY), encoding="utf-8")
     server = f"https://127.0.0.1:{secure}"
@@ -336,7 +334,9 @@ def down(root: Path) -> list[str]:
     state = json.loads(state_file.read_text(encoding="utf-8"))
     stopped: list[str] = []
     for entry in reversed(state.get("processes", [])):
-        if _stop(entry["pid"]):
+        # A pid from a stale state file (after a reboot, say) may be someone else's process now: only a
+        # process whose command line names this folder is ours.
+        if _ours(entry["pid"], root) and _stop(entry["pid"]):
             stopped.append(entry["name"])
     written = ["etcd", "certs", "kubeconfig", "tokens.csv", "service-account.key", "audit-policy.yaml"]
     written += [f"{user}.kubeconfig" for user in USERS]
@@ -347,6 +347,21 @@ def down(root: Path) -> list[str]:
         elif path.exists():
             path.unlink()
     return stopped
+
+
+def _ours(pid: int, root: Path) -> bool:
+    try:
+        return str(root) in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return False
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read, from its creation on (tokens, kubeconfigs)."""
+    path.unlink(missing_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(text)
 
 
 def _stop(pid: int) -> bool:

@@ -22,11 +22,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 
-	pbempty "google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/grpc"
+	pbempty "google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/util/rpcutil"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/version"
@@ -125,7 +126,7 @@ func (h *host) Cancel(context.Context, *pbempty.Empty) (*pbempty.Empty, error) {
 }
 
 // Run executes the program with the SDK's exec script, as the Python SDK expects to be started.
-func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.RunResponse, error) {
+func (h *host) Run(_ context.Context, req *pulumirpc.RunRequest) (*pulumirpc.RunResponse, error) {
 	python, err := interpreter(req.GetInfo())
 	if err != nil {
 		return &pulumirpc.RunResponse{Error: err.Error()}, nil
@@ -143,7 +144,9 @@ func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.R
 		"--stack", req.GetStack(),
 		"--pwd", req.GetPwd(),
 		"--parallel", strconv.Itoa(int(req.GetParallel())),
-		"--organization", req.GetOrganization(),
+	}
+	if org := req.GetOrganization(); org != "" {
+		args = append(args, "--organization", org)
 	}
 	if info := req.GetInfo(); info != nil && info.GetRootDirectory() != "" {
 		args = append(args, "--root_directory", info.GetRootDirectory())
@@ -163,10 +166,12 @@ func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.R
 		return nil, err
 	}
 
-	cmd := exec.CommandContext(ctx, python, args...)
+	// Not CommandContext: a cancelled RPC must not SIGKILL the program past the SDK's own clean-up;
+	// Cancel interrupts it instead.
+	cmd := exec.Command(python, args...)
 	cmd.Dir = req.GetPwd()
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-	cmd.Env = append(os.Environ(),
+	cmd.Env = append(activated(python),
 		"PULUMI_CONFIG="+string(config),
 		"PULUMI_CONFIG_SECRET_KEYS="+string(secretKeys),
 	)
@@ -194,6 +199,22 @@ func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.R
 	default:
 		return &pulumirpc.RunResponse{Error: err.Error()}, nil
 	}
+}
+
+// activated is this process's environment with the interpreter's virtualenv activated, as a Python host
+// runs a program: its bin folder first on PATH, VIRTUAL_ENV set, PYTHONHOME unset.
+func activated(python string) []string {
+	venv := filepath.Dir(filepath.Dir(python))
+	if _, err := os.Stat(filepath.Join(venv, "pyvenv.cfg")); err != nil {
+		return os.Environ()
+	}
+	env := []string{"VIRTUAL_ENV=" + venv, "PATH=" + filepath.Join(venv, "bin") + string(os.PathListSeparator) + os.Getenv("PATH")}
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "PATH=") && !strings.HasPrefix(kv, "VIRTUAL_ENV=") && !strings.HasPrefix(kv, "PYTHONHOME=") {
+			env = append(env, kv)
+		}
+	}
+	return env
 }
 
 // program is the entry point the CLI resolved from Pulumi.yaml's `main` (the project directory by default).
