@@ -754,7 +754,7 @@ def _target_device(value: Any, key: str, context: str) -> str:
 
 def _image_tag(tag: Any, device: str, key: str, context: str) -> str:
     """A pinned release tag the operator can run, with the -gpu variant for a GPU device."""
-    if not isinstance(tag, str) or not _IMAGE_TAG.fullmatch(tag) or tag.lower() == "latest":
+    if not isinstance(tag, str) or not _IMAGE_TAG.fullmatch(tag) or tag.lower().startswith("latest"):
         raise ConfigError(key, tag, "a pinned image tag such as 2024.0 (not latest)", context=context)
     release = re.match(r"(\d{4})\.(\d+)", tag)
     if release and (int(release[1]), int(release[2])) > OPERATOR_MAX_OVMS:
@@ -1108,7 +1108,7 @@ def _top_level_key(key: str, value: Any) -> None:
 
 
 def _namespace(raw: Mapping[str, Any]) -> str:
-    namespace = raw.get("namespace") or DEFAULTS["namespace"]
+    namespace = raw.get("namespace", DEFAULTS["namespace"])
     if not isinstance(namespace, str) or len(namespace) > 63 or not _DNS_LABEL.fullmatch(namespace):
         raise ConfigError("namespace", namespace, "a Kubernetes namespace name (DNS label)")
     return namespace
@@ -1167,7 +1167,7 @@ def parse(
     for key, value in raw.items():
         check(_top_level_key, key, value)
     namespace = check(_namespace, raw)
-    environment = raw.get("environment") or DEFAULTS["environment"]
+    environment = raw.get("environment", DEFAULTS["environment"])
     environment = check(_choice, environment, "environment", ENVIRONMENTS)
     operator = check(_operator, raw)
     storage = check(_storage, raw)

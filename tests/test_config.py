@@ -573,3 +573,12 @@ def test_every_mistake_of_a_stack_is_reported_in_one_run() -> None:
     assert all(line.startswith("fuseml-serving:") and "; allowed: " in line for line in lines)
     # The first mistake stays readable through the single-error interface.
     assert (raised.value.key, raised.value.value) == ("namespace", "Bad_NS")
+
+
+@pytest.mark.parametrize(("key", "value"), [("namespace", ""), ("environment", ""), ("namespace", 0)])
+def test_a_blank_or_wrong_typed_top_level_value_is_refused_not_defaulted(key: str, value: Any) -> None:
+    assert error({**raw(), key: value}).startswith(f"fuseml-serving:{key}: got {value!r}; allowed: ")
+
+
+def test_a_latest_variant_tag_is_not_pinned() -> None:
+    assert "a pinned image tag such as 2024.0 (not latest)" in error(raw(model(ovms_image_tag="latest-gpu")))

@@ -53,9 +53,11 @@ def up(engine: Engine, stack: str, *extra: str) -> str:
     return engine.run("up", "--stack", stack, "--yes", "--skip-preview", *extra, timeout=900).stdout
 
 
-def planned(config: dict[str, Any], stack: str) -> Plan:
+def planned(config: dict[str, Any], stack: str, secrets: dict[str, str] | None = None) -> Plan:
     """The offline plan of the same settings, with the same stack name (labels carry it)."""
-    return plan(engine_config(config), stack=stack)
+    secrets = secrets or {}
+    keys = [f"fuseml-serving:{key}" for key in secrets]
+    return plan(engine_config({**config, **secrets}), stack=stack, secret_keys=keys)
 
 
 def items(cluster: Cluster, api_version: str, plural: str, namespace: str) -> dict[str, dict]:

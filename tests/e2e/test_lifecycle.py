@@ -68,7 +68,7 @@ def deployed(bin_dir: Any, cluster: Cluster, tmp_path_factory: pytest.TempPathFa
 
 
 def test_up_creates_what_the_plan_says(deployed: Deployed) -> None:
-    plan = stacks.planned({**deployed.config, **{k: f"[secret {k}]" for k in SECRETS}}, STACK)
+    plan = stacks.planned(deployed.config, STACK, {k: f"[secret {k}]" for k in SECRETS})
     servers = stacks.model_servers(deployed.cluster, deployed.namespace)
     routes = stacks.virtual_services(deployed.cluster, deployed.namespace)
     planned_servers = {
