@@ -99,6 +99,8 @@ class StepInputs:
     workflow: str | None
     result_file: Path
     lock_timeout_s: float
+    domain_error: str | None = None
+    """Why the domain could not be read from the installer's Gateway; reported among the other mistakes."""
 
 
 def read(env: Mapping[str, str], workdir: Path, discover: Discover = gateway.discover) -> StepInputs:
@@ -109,11 +111,17 @@ def read(env: Mapping[str, str], workdir: Path, discover: Discover = gateway.dis
     app = naming.app_name(env, workdir)
     raw = raw_config(env, app)
     istio = raw.setdefault("istio", {})
+    domain_error = None
     if not istio.get("domain"):
         namespace = raw.get("namespace") or DEFAULTS["namespace"]
-        found = discover(namespace, istio["gateway"], dict(env))
-        istio["domain"] = found.domain
-        istio.setdefault("host_prefix", found.host_prefix)
+        try:
+            found = discover(namespace, istio["gateway"], dict(env))
+        except StepInputError as err:
+            # Left unset, so `validate` reports this with every other mistake of the inputs.
+            domain_error = str(err)
+        else:
+            istio["domain"] = found.domain
+            istio.setdefault("host_prefix", found.host_prefix)
     return StepInputs(
         app_name=app,
         stack_name=naming.stack_name(app),
@@ -123,6 +131,7 @@ def read(env: Mapping[str, str], workdir: Path, discover: Discover = gateway.dis
         workflow=_first(env, ("FUSEML_ENV_WORKFLOW_NAME",)),
         result_file=result_file(env),
         lock_timeout_s=seconds(env, "FUSEML_SERVING_LOCK_TIMEOUT_S", DEFAULT_LOCK_TIMEOUT_S),
+        domain_error=domain_error,
     )
 
 
@@ -132,7 +141,13 @@ def validate(inputs: StepInputs) -> StackConfig:
         return parse(inputs.raw, inputs.secrets)
     except ConfigError as err:
         errors = err.errors if isinstance(err, ConfigErrors) else [err]
-        raise StepInputError("\n".join(f"{error}{_hint(error.key)}" for error in errors)) from err
+        lines = [
+            inputs.domain_error
+            if error.key == "istio.domain" and inputs.domain_error
+            else f"{error}{_hint(error.key)}"
+            for error in errors
+        ]
+        raise StepInputError("\n".join(lines)) from err
 
 
 def _hint(key: str) -> str:

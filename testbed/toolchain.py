@@ -9,6 +9,7 @@ run, which ldflags a release sets) was read from the modules' own go.mod files a
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -278,7 +279,13 @@ def ensure(with_operator: bool = False, say: Callable[[str], None] | None = None
         )
     root = cache_root()
     root.mkdir(parents=True, exist_ok=True)
-    wanted = pieces(with_operator)
+    # One build at a time per cache: a second `testbed toolchain` (or test session) waits, then reuses.
+    with (root / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _ensure(root, pieces(with_operator), say)
+
+
+def _ensure(root: Path, wanted: list[Piece], say: Callable[[str], None]) -> Path:
     # Two at a time: module downloads of one overlap the compile of the other on a 2-core machine. The
     # first failure cancels what has not started: its one line is the answer.
     with ThreadPoolExecutor(max_workers=2) as pool:
@@ -299,7 +306,7 @@ def ensure(with_operator: bool = False, say: Callable[[str], None] | None = None
                 # Not resolved: the control plane picks its command by the name it is run as, and the
                 # language host finds its exec script beside its own (resolved) path anyway.
                 link.symlink_to(folder / name)
-            if (folder / "operator").exists():
+            if (folder / "operator").exists() and not (bin_dir / "operator").is_symlink():
                 (bin_dir / "operator").symlink_to(folder / "operator")
         (bin_dir / ".complete").write_text("", encoding="utf-8")
     return bin_dir

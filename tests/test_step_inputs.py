@@ -250,7 +250,7 @@ def test_without_a_domain_or_a_way_to_read_the_gateway_says_what_to_set(tmp_path
     env = step_env(KUBECONFIG=str(tmp_path / "missing"))
     del env["FUSEML_SERVING_DOMAIN"]
     with pytest.raises(StepInputError) as raised:
-        read(env, tmp_path)
+        inputs.validate(read(env, tmp_path))
     assert str(raised.value) == (
         "istio.domain: no FUSEML_SERVING_DOMAIN or ISTIO_DOMAIN given, and no service account or usable "
         f"kubeconfig ({tmp_path / 'missing'}) to read the Gateway with; set FUSEML_SERVING_DOMAIN to the "
@@ -297,3 +297,14 @@ def test_every_bad_input_is_named_with_its_step_input_at_once(tmp_path: Path) ->
     assert lines[1].endswith("(step input: FUSEML_NIREQ)") and lines[2].endswith(
         "(step input: FUSEML_REPLICAS)"
     )
+
+
+def test_a_failed_domain_lookup_is_reported_with_the_other_mistakes(tmp_path: Path) -> None:
+    env = step_env(KUBECONFIG=str(tmp_path / "missing"), FUSEML_NIREQ="four")
+    del env["FUSEML_SERVING_DOMAIN"]
+    with pytest.raises(StepInputError) as raised:
+        inputs.validate(read(env, tmp_path))
+    lines = str(raised.value).splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith("istio.domain: no FUSEML_SERVING_DOMAIN or ISTIO_DOMAIN given")
+    assert lines[1].endswith("(step input: FUSEML_NIREQ)")
