@@ -10,7 +10,8 @@
 // PULUMI_CONFIG. It is not a user's host: a real deploy uses the one in the Pulumi release.
 //
 // What it leaves out: dependency installation (the test bed creates the virtualenv itself), plugin
-// discovery (providers come from PATH; automatic acquisition is off), code generation and policy packs.
+// discovery (providers come from PATH; automatic acquisition is off), code generation, and plugins other
+// than policy packs (RunPlugin runs a Python policy pack as `python -m pulumi.policy`).
 package main
 
 import (
@@ -27,6 +28,8 @@ import (
 	"syscall"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	pbempty "google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/util/rpcutil"
@@ -215,6 +218,57 @@ func activated(python string) []string {
 		}
 	}
 	return env
+}
+
+// RunPlugin runs a Python policy pack (an analyzer plugin), the way the SDK starts one: `python -u -m
+// pulumi.policy <args> <pack folder>` in the pack's folder, its output streamed back to the engine, which
+// reads the analyzer's port from it. The pack gets its stack config from the engine (ConfigureStack).
+func (h *host) RunPlugin(
+	req *pulumirpc.RunPluginRequest, server pulumirpc.LanguageRuntime_RunPluginServer,
+) error {
+	if req.GetKind() != "analyzer" {
+		return status.Errorf(codes.Unimplemented,
+			"the test bed's Python host runs policy packs only, not %q plugins", req.GetKind())
+	}
+	python, err := interpreter(req.GetInfo())
+	if err != nil {
+		return err
+	}
+	pack := req.GetInfo().GetProgramDirectory()
+	closer, stdout, stderr, err := rpcutil.MakeRunPluginStreams(server, false)
+	if err != nil {
+		return err
+	}
+	args := append([]string{"-u", "-m", "pulumi.policy"}, req.GetArgs()...)
+	cmd := exec.Command(python, append(args, pack)...)
+	cmd.Dir = pack
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	cmd.Env = append(activated(python), req.GetEnv()...)
+	h.mu.Lock()
+	if err := cmd.Start(); err != nil {
+		h.mu.Unlock()
+		_ = closer.Close()
+		return err
+	}
+	h.running[cmd] = struct{}{}
+	h.mu.Unlock()
+	err = cmd.Wait()
+	h.mu.Lock()
+	delete(h.running, cmd)
+	h.mu.Unlock()
+	if closeErr := closer.Close(); closeErr != nil {
+		return closeErr
+	}
+	code := 0
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		code = exit.ExitCode()
+	} else if err != nil {
+		return err
+	}
+	return server.Send(&pulumirpc.RunPluginResponse{
+		Output: &pulumirpc.RunPluginResponse_Exitcode{Exitcode: int32(code)},
+	})
 }
 
 // program is the entry point the CLI resolved from Pulumi.yaml's `main` (the project directory by default).
