@@ -7,6 +7,7 @@ step's image with a bucket backend.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -52,6 +53,21 @@ def step_env(
     )
     env.update(extra)
     return env
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below pid, from /proc (children first found, then theirs)."""
+    parents: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, queue = [], [pid]
+    while queue:
+        children = parents.get(queue.pop(), [])
+        found.extend(children)
+        queue.extend(children)
+    return found
 
 
 def run_step(env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -141,8 +157,11 @@ def test_a_run_killed_mid_update_leaves_a_lock_the_next_run_explains(
     while not list(lock_dir.rglob("*.json")) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert list(lock_dir.rglob("*.json")), (tmp_path / "killed.log").read_text()
-    # SIGKILL the whole step, CLI included: nothing gets to release the lock.
-    os.killpg(run.pid, signal.SIGKILL)
+    # SIGKILL the whole step, as a pod's end does: the CLI and the plugins it started (each in a process
+    # group of its own) die with it, and nothing gets to release the lock.
+    for pid in [run.pid, *descendants(run.pid)]:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
     run.wait(timeout=30)
 
     fuseml.faults.clear()

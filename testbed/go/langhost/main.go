@@ -178,17 +178,10 @@ func (h *host) Run(_ context.Context, req *pulumirpc.RunRequest) (*pulumirpc.Run
 		"PULUMI_CONFIG="+string(config),
 		"PULUMI_CONFIG_SECRET_KEYS="+string(secretKeys),
 	)
-	h.mu.Lock()
-	if err := cmd.Start(); err != nil {
-		h.mu.Unlock()
+	started, err := h.run(cmd)
+	if !started {
 		return &pulumirpc.RunResponse{Error: fmt.Sprintf("starting %s: %v", python, err)}, nil
 	}
-	h.running[cmd] = struct{}{}
-	h.mu.Unlock()
-	err = cmd.Wait()
-	h.mu.Lock()
-	delete(h.running, cmd)
-	h.mu.Unlock()
 
 	var exit *exec.ExitError
 	switch {
@@ -244,18 +237,11 @@ func (h *host) RunPlugin(
 	cmd.Dir = pack
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	cmd.Env = append(activated(python), req.GetEnv()...)
-	h.mu.Lock()
-	if err := cmd.Start(); err != nil {
-		h.mu.Unlock()
+	started, err := h.run(cmd)
+	if !started {
 		_ = closer.Close()
 		return err
 	}
-	h.running[cmd] = struct{}{}
-	h.mu.Unlock()
-	err = cmd.Wait()
-	h.mu.Lock()
-	delete(h.running, cmd)
-	h.mu.Unlock()
 	if closeErr := closer.Close(); closeErr != nil {
 		return closeErr
 	}
@@ -269,6 +255,22 @@ func (h *host) RunPlugin(
 	return server.Send(&pulumirpc.RunPluginResponse{
 		Output: &pulumirpc.RunPluginResponse_Exitcode{Exitcode: int32(code)},
 	})
+}
+
+// run starts cmd where Cancel can reach it and waits for it; started is false when it could not start.
+func (h *host) run(cmd *exec.Cmd) (started bool, err error) {
+	h.mu.Lock()
+	if err := cmd.Start(); err != nil {
+		h.mu.Unlock()
+		return false, err
+	}
+	h.running[cmd] = struct{}{}
+	h.mu.Unlock()
+	err = cmd.Wait()
+	h.mu.Lock()
+	delete(h.running, cmd)
+	h.mu.Unlock()
+	return true, err
 }
 
 // program is the entry point the CLI resolved from Pulumi.yaml's `main` (the project directory by default).
