@@ -154,6 +154,11 @@ class ConfigError(ValueError):
         )
         super().__init__(f"{where}: got {shown}; allowed: {allowed}")
 
+    @property
+    def errors(self) -> list[ConfigError]:
+        """The mistakes this error reports: itself (ConfigErrors holds several)."""
+        return [self]
+
 
 class ConfigErrors(ConfigError):
     """Every mistake of a stack at once: one line per mistake, each in ConfigError's shape.
@@ -162,10 +167,14 @@ class ConfigErrors(ConfigError):
     """
 
     def __init__(self, errors: list[ConfigError]) -> None:
-        self.errors = list(errors)
-        first = self.errors[0]
+        self._errors = list(errors)
+        first = self._errors[0]
         self.key, self.value, self.allowed = first.key, first.value, first.allowed
-        ValueError.__init__(self, "\n".join(str(error) for error in self.errors))
+        ValueError.__init__(self, "\n".join(str(error) for error in self._errors))
+
+    @property
+    def errors(self) -> list[ConfigError]:
+        return list(self._errors)
 
 
 class _Mistakes:
@@ -178,10 +187,8 @@ class _Mistakes:
         """convert(*args), or None after recording why it failed."""
         try:
             return convert(*args)
-        except ConfigErrors as errors:
-            self.found.extend(errors.errors)
         except ConfigError as error:
-            self.found.append(error)
+            self.found.extend(error.errors)
         return None
 
     def raise_any(self) -> None:
@@ -257,6 +264,10 @@ class IstioConfig:
     domain: str
     host_prefix: str
 
+    def host(self, app_name: str) -> str:
+        """The public host of an application: `<app_name>.<host_prefix>.<domain>`."""
+        return f"{app_name}.{self.host_prefix}.{self.domain}"
+
 
 @dataclass(frozen=True)
 class StorageConfig:
@@ -328,7 +339,7 @@ class StackConfig:
 
     def host(self, model: ModelConfig) -> str:
         """The public host of a model's prediction route."""
-        return f"{model.app_name}.{self.istio.host_prefix}.{self.istio.domain}"
+        return self.istio.host(model.app_name)
 
     def inference_url(self, model: ModelConfig) -> str:
         """The KServe v2 (open inference protocol) URL the same server answers: OVMS serves both APIs."""
@@ -905,7 +916,7 @@ def _resources(entry: Mapping[str, Any], context: str, prefix: str) -> tuple[dic
     for name in CORE_RESOURCES:
         if _quantity_value(requests[name]) > _quantity_value(limits[name]):
             raise ConfigError(
-                f"{limits_from.get(name, key + '.limits')}.{name}",
+                f"{limits_from[name]}.{name}",
                 limits[name],
                 f"at least the request ({requests[name]})",
                 context=context,
@@ -1086,8 +1097,14 @@ def _check_storage(
         )
 
 
+def gateway_ref(gateway: str, namespace: str) -> tuple[str, str]:
+    """(namespace, name) of an istio.gateway value: `<namespace>/<name>`, or a bare name in `namespace`."""
+    other, _, name = gateway.rpartition("/")
+    return other or namespace, name
+
+
 def _check_host(index: int, model: ModelConfig, istio: IstioConfig) -> None:
-    host = f"{model.app_name}.{istio.host_prefix}.{istio.domain}"
+    host = istio.host(model.app_name)
     if len(host) > MAX_HOST:
         raise ConfigError(
             f"models[{index}].app_name",
@@ -1109,7 +1126,7 @@ def _top_level_key(key: str, value: Any) -> None:
 
 def _namespace(raw: Mapping[str, Any]) -> str:
     namespace = raw.get("namespace", DEFAULTS["namespace"])
-    if not isinstance(namespace, str) or len(namespace) > 63 or not _DNS_LABEL.fullmatch(namespace):
+    if not isinstance(namespace, str) or not _DNS_LABEL.fullmatch(namespace):
         raise ConfigError("namespace", namespace, "a Kubernetes namespace name (DNS label)")
     return namespace
 

@@ -14,6 +14,7 @@ import pulumi_kubernetes as k8s
 
 from components.cluster import GkeCluster
 from components.config import LABEL_VALUE, LABEL_VALUE_MAX, POOL_LABEL, ConfigError, ModelConfig, StackConfig
+from components.config import gateway_ref as config_gateway_ref
 from components.model_server import GCS_SECRET_KEY, GCS_SECRET_NAME, ModelServer, RegistrationArgs
 from components.operator import OvmsOperator
 from components.route import API_VERSION as ISTIO_API_VERSION
@@ -178,8 +179,7 @@ def node_affinity(cfg: StackConfig) -> dict[str, Any] | None:
 
 def gateway_ref(cfg: StackConfig) -> tuple[str, str]:
     """(namespace, name) of the Gateway; a bare name lives in the servers' namespace."""
-    namespace, _, name = cfg.istio.gateway.rpartition("/")
-    return namespace or cfg.namespace, name
+    return config_gateway_ref(cfg.istio.gateway, cfg.namespace)
 
 
 def _gateway(cfg: StackConfig, provider: k8s.Provider, ready: pulumi.Output[Any]) -> pulumi.Resource | None:

@@ -20,6 +20,7 @@ from typing import Any
 import requests
 import yaml
 
+from components.config import gateway_ref
 from step.errors import StepInputError
 
 #: The Gateway the FuseML installer creates for the ovms extension.
@@ -51,8 +52,7 @@ def discover(namespace: str, gateway: str, env: dict[str, str] | None = None) ->
     `gateway` is a name in `namespace`, or `<namespace>/<name>` as istio.gateway allows.
     """
     env = dict(os.environ if env is None else env)
-    other, _, name = gateway.rpartition("/")
-    namespace = other or namespace
+    namespace, name = gateway_ref(gateway, namespace)
     where = f"Gateway {namespace}/{name}"
     with tempfile.TemporaryDirectory(prefix="fuseml-step-") as private:
         api = _api(env, Path(private))

@@ -42,7 +42,6 @@ from components.config import (
     MODEL_REQUIRED,
     TRUE_WORDS,
     ConfigError,
-    ConfigErrors,
     StackConfig,
     parse,
 )
@@ -140,12 +139,11 @@ def validate(inputs: StepInputs) -> StackConfig:
     try:
         return parse(inputs.raw, inputs.secrets)
     except ConfigError as err:
-        errors = err.errors if isinstance(err, ConfigErrors) else [err]
         lines = [
             inputs.domain_error
             if error.key == "istio.domain" and inputs.domain_error
             else f"{error}{_hint(error.key)}"
-            for error in errors
+            for error in err.errors
         ]
         raise StepInputError("\n".join(lines)) from err
 

@@ -12,7 +12,7 @@ from typing import Any
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from components.config import ConfigError, ConfigErrors, parse
+from components.config import ConfigError, parse
 from offline.plan import engine_config, plan
 from offline.schemas import validate
 
@@ -128,7 +128,7 @@ def test_random_stacks_plan_or_fail_with_one_error_listing_every_mistake(
         parse(raw, SECRETS)
     except ConfigError as error:
         # One error, or one listing every mistake: each line names its key and what is allowed.
-        errors = error.errors if isinstance(error, ConfigErrors) else [error]
+        errors = error.errors
         lines = str(error).splitlines()
         assert len(lines) == len(errors) >= 1
         for line, each in zip(lines, errors, strict=True):
