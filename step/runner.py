@@ -185,12 +185,13 @@ def default_factory(name: str, fn: Callable[[], None], opts: auto.LocalWorkspace
     """Create or select the stack with the real Automation API (needs the CLI).
 
     The SDK's create-or-select is a select, then a create when none was found: two first runs of one
-    application at once both find none, and the slower create fails with "already exists". That run
-    selects the stack its twin just created, and then waits for the lock like any concurrent run.
+    application at once both find none, and the slower create fails, with "already exists" or, once the
+    twin's update holds the new stack's lock, with "currently locked". That run selects the stack its
+    twin just created, and then waits for the lock like any concurrent run.
     """
     try:
         return auto.create_or_select_stack(stack_name=name, project_name=PROJECT, program=fn, opts=opts)
-    except auto.StackAlreadyExistsError:
+    except (auto.StackAlreadyExistsError, auto.ConcurrentUpdateError):
         return auto.select_stack(stack_name=name, project_name=PROJECT, program=fn, opts=opts)
 
 

@@ -339,3 +339,29 @@ def _inputs(tmp_path: Path) -> Any:
     from step.inputs import read
 
     return read(step_env(tmp_path), tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("error", "stderr"),
+    [
+        (auto.StackAlreadyExistsError, "error: stack 'organization/fuseml-serving/app' already exists"),
+        (
+            auto.ConcurrentUpdateError,
+            "error: could not create stack: the stack is currently locked by 1 lock(s).",
+        ),
+    ],
+)
+def test_a_first_run_racing_its_twin_selects_the_stack_the_twin_created(
+    monkeypatch: pytest.MonkeyPatch, error: type[auto.CommandError], stderr: str
+) -> None:
+    # The SDK's create-or-select selects, finds nothing, then creates: the twin created it in between.
+    def create_or_select(**_kwargs: Any) -> Any:
+        raise cli_error(stderr, error)
+
+    selected: list[str] = []
+    monkeypatch.setattr(auto, "create_or_select_stack", create_or_select)
+    monkeypatch.setattr(
+        auto, "select_stack", lambda **kwargs: selected.append(kwargs["stack_name"]) or "stack"
+    )
+    assert runner.default_factory("app", lambda: None, auto.LocalWorkspaceOptions()) == "stack"
+    assert selected == ["app"]
