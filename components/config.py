@@ -137,6 +137,12 @@ LABEL_VALUE, LABEL_VALUE_MAX = _LABEL_VALUE, 63
 _LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 
 
+def printable(text: str) -> str:
+    """Text with its unprintable characters escaped: a key the user wrote may hold a line separator
+    (\x1c, \u2028, ...), and each mistake must stay one line of the report."""
+    return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 class ConfigError(ValueError):
     """A stack setting is missing or invalid; the message names the setting, the value and what is allowed."""
 
@@ -144,7 +150,7 @@ class ConfigError(ValueError):
         self.key = key
         self.value = value
         self.allowed = allowed
-        where = f"{NAMESPACE}:{key}" + (f" ({context})" if context else "")
+        where = f"{NAMESPACE}:{printable(key)}" + (f" ({printable(context)})" if context else "")
         shown = (
             "nothing"
             if value is None
@@ -152,7 +158,7 @@ class ConfigError(ValueError):
             if len(repr(value)) <= 120
             else repr(value)[:117] + "..."
         )
-        super().__init__(f"{where}: got {shown}; allowed: {allowed}")
+        super().__init__(f"{where}: got {shown}; allowed: {printable(allowed)}")
 
     @property
     def errors(self) -> list[ConfigError]:

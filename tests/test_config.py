@@ -582,3 +582,11 @@ def test_a_blank_or_wrong_typed_top_level_value_is_refused_not_defaulted(key: st
 
 def test_a_latest_variant_tag_is_not_pinned() -> None:
     assert "a pinned image tag such as 2024.0 (not latest)" in error(raw(model(ovms_image_tag="latest-gpu")))
+
+
+def test_a_key_holding_a_line_separator_is_shown_escaped_on_one_line() -> None:
+    message = error(raw(model(resources={"req\x1cuests": {}})))
+    assert message == (
+        "fuseml-serving:models[0].resources.req\\x1cuests (app 'resnet'): got {}; allowed: requests or limits"
+    )
+    assert len(message.splitlines()) == 1

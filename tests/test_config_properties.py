@@ -12,7 +12,7 @@ from typing import Any
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from components.config import ConfigError, parse
+from components.config import ConfigError, parse, printable
 from offline.plan import engine_config, plan
 from offline.schemas import validate
 
@@ -132,7 +132,8 @@ def test_random_stacks_plan_or_fail_with_one_error_listing_every_mistake(
         lines = str(error).splitlines()
         assert len(lines) == len(errors) >= 1
         for line, each in zip(lines, errors, strict=True):
-            assert line.startswith(f"fuseml-serving:{each.key}") and "; allowed: " in line, line
+            # Keys are shown with unprintable characters escaped, so no mistake spans two lines.
+            assert line.startswith(f"fuseml-serving:{printable(each.key)}") and "; allowed: " in line, line
         event(f"refused: {len(errors)} mistake(s), first {error.key.split('.')[-1]}")
         return
     event("planned")
