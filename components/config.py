@@ -1,10 +1,12 @@
-"""Stack configuration: read once, validated whole, before any resource is registered.
+"""Stack configuration: one pydantic model of the `fuseml-serving` namespace, validated whole before any
+resource is registered.
 
-Every setting of the `fuseml-serving` namespace is parsed here into frozen dataclasses, and every default
-is stated once, in DEFAULTS and MODEL_DEFAULTS. `parse` is pure (no Pulumi runtime needed), so the FuseML
-workflow step and the offline review validate with exactly the same rules and messages as `pulumi up`.
+Why one model: `pulumi up`, the FuseML workflow step and the offline review must accept and refuse the
+same values with the same messages, and Pulumi.yaml, the README's reference and the JSON Schema
+(`python -m components.reference`) are generated from it, so a default is stated once, here, on its field.
 Model entries accept the raw strings a FuseML step receives (`nireq: "4"`,
-`resources: '{"requests": {"cpu": 1}}'`, `""` for unset) as well as native YAML values.
+`resources: '{"requests": {"cpu": 1}}'`, `""` for unset) as well as native YAML values: each field's
+reader turns them into the type the ModelServer CRD wants, and refuses with what is allowed.
 """
 
 from __future__ import annotations
@@ -14,86 +16,55 @@ import difflib
 import json
 import math
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Literal, Union, get_args, get_origin
 
 import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 NAMESPACE = "fuseml-serving"
 
-#: Top-level secret keys, read with `get_secret` and never stored in plain text.
-SECRET_KEYS = (
-    "aws_access_key_id",
-    "aws_secret_access_key",
-    "gcs_credentials",
-    "azure_storage_connection_string",
-)
-
-#: Defaults of the stack-level settings, each stated once.
-DEFAULTS: dict[str, Any] = {
-    "namespace": "fuseml-workloads",
-    "environment": "dev",
-    "cluster": {
-        "mode": "existing",
-        "name": "fuseml",
-        "location": None,
-        "project": None,
-        "deletion_protection": True,
-        "node_pool": {
-            "name": "ovms-n2",
-            "machine_type": "n2-standard-4",
-            "min_cpu_platform": "Intel Cascade Lake",
-            "node_count": None,
-            "min_nodes": None,
-            "max_nodes": None,
-            "disk_size_gb": 100,
-            "labels": {},
-            "taints": [{"key": "fuseml-serving/dedicated", "value": "ovms", "effect": "PREFER_NO_SCHEDULE"}],
-        },
-    },
-    "operator": {"install": True, "version": "1.2.0", "namespace": "ovms-operator-system", "manifests": None},
-    "istio": {"gateway": "ovms", "create_gateway": False, "domain": None, "host_prefix": "ovms"},
-    "storage": {"s3_endpoint": None, "aws_region": None, "models_volume_claim": None},
-    "fuseml": {"url": None, "workflow": None, "register": True, "timeout_s": 10},
+#: Top-level secret keys, read with `get_secret` and never stored in plain text, with what each is for.
+SECRET_KEYS: dict[str, str] = {
+    "aws_access_key_id": "S3 access key id; required with `aws_secret_access_key` for `s3://` models",
+    "aws_secret_access_key": "S3 secret access key",
+    "gcs_credentials": "GCS service-account key JSON; without it OVMS reads `gs://` buckets anonymously, so "
+    "only public buckets work (the operator's pods get no workload-identity service account)",
+    "azure_storage_connection_string": "Azure Blob Storage connection string",
 }
 
 #: Node count of a fixed-size pool when neither node_count nor min/max_nodes is given (the tutorial's 2).
 DEFAULT_NODE_COUNT = 2
 
-#: Defaults of a model entry; the names are the OVMS predictor step's own input names.
-MODEL_DEFAULTS: dict[str, Any] = {
-    "model_name": "default",
-    "ovms_image_tag": "2024.0",
-    "loglevel": "INFO",
-    "nireq": None,
-    "plugin_config": None,
-    "batch_size": None,
-    "shape": None,
-    "target_device": "CPU",
-    "layout": None,
-    "model_version_policy": None,
-    "replicas": 1,
-    "resources": {"requests": {"cpu": "1", "memory": "1Gi"}},
-    "resources_limits": None,
-    "prediction_type": "predict",
-    "adopt": False,
-}
-MODEL_REQUIRED = ("app_name", "model")
-
 ENVIRONMENTS = ("dev", "test", "staging", "prod")
 CLUSTER_MODES = ("create", "existing")
 LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "WARNING", "ERROR")
 PREDICTION_TYPES = ("predict", "classify", "regress")
-#: OpenVINO 2023+ devices: MYRIAD and HDDL were removed in 2023.0, NPU added; GPU.<n> picks one GPU.
+#: OpenVINO 2023+ devices: MYRIAD and HDDL were removed in 2023.0 ("support has been cancelled for all VPU
+#: accelerators based on Intel Movidius", openvino docs/OV_Runtime_UG/supported_plugins/Supported_Devices.md),
+#: NPU added; GPU.<n> picks one GPU ("GPU is an alias for GPU.0", .../supported_plugins/GPU.md).
 BASE_DEVICES = ("CPU", "GPU", "NPU")
 #: Virtual devices taking a priority list: AUTO:GPU,CPU, MULTI:GPU,CPU, HETERO:GPU,CPU.
 DEVICE_LISTS = ("AUTO", "MULTI", "HETERO")
 REMOVED_DEVICES = ("MYRIAD", "HDDL")
 #: The image variant with the GPU runtime (openvino/model_server:<release>-gpu).
 GPU_IMAGE_SUFFIX = "-gpu"
-#: The newest OVMS release the operator can run: 2026.3 removed the TensorFlow Serving API and a flag the
-#: operator 1.2.0 always passes to the server.
+#: The newest OVMS release the operator can run: 2026.3 removed the TensorFlow Serving API (model_server
+#: commit 10369c696, "Remove TensorFlow Serving (TFS) gRPC/REST frontend") and, with stateful models
+#: (ddaeb173e), --sequence_cleaner_poll_wait_minutes, which the operator 1.2.0's chart always passes
+#: (operator helm-charts/ovms/templates/deployment.yaml); the 2026.3 CLI parser refuses unmatched options.
 OPERATOR_MAX_OVMS = (2026, 2)
 #: Taint effects a model server can live with: the ModelServer CR (operator 1.2) has no tolerations
 #: field, so a hard NoSchedule/NoExecute taint would leave every model server unschedulable.
@@ -115,7 +86,9 @@ MAX_APP_NAME = HELM_RELEASE_NAME_MAX - len(RESOURCE_PREFIX)
 
 #: RFC 1123 label, as Kubernetes checks names and hosts check each dot-separated part: at most 63 chars.
 _DNS_LABEL = re.compile(r"^(?=.{1,63}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-#: GKE cluster and node-pool names: a letter first, at most 40 chars (the GKE API's name rule).
+#: GKE cluster names: "up to 40 characters ... lowercase letters, numbers, and hyphens only ... start with a
+#: letter ... end with a number or a letter" (googleapis google/container/v1/cluster_service.proto). The API
+#: states no rule for node pools; the same rule is applied to them, as the stricter safe choice.
 _GKE_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$")
 _GKE_NAME_ALLOWED = "a GKE name: a lowercase letter, then letters, digits or '-', at most 40 chars"
 #: Integers the ModelServer CRD and the GKE API hold as int32.
@@ -135,6 +108,13 @@ _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 #: A Kubernetes label value: at most 63 chars, alphanumeric at both ends.
 LABEL_VALUE, LABEL_VALUE_MAX = _LABEL_VALUE, 63
 _LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
+#: pulumi-kubernetes hands a non-local kustomize directory to the SDK's git helper, which takes the ref
+#: from a `/tree/<ref>/` path segment (sdk/go/common/util/gitutil/git.go,
+#: GetGitReferenceNameOrHashAndSubDirectory); a `?ref=` query is not read at all.
+_GIT_TREE_URL = re.compile(r"https://[^/\s]+/[^/\s]+/[^/\s]+/tree/[^/\s]+(/[^\s]+)?")
+
+
+# --- errors --------------------------------------------------------------------------------------------
 
 
 def printable(text: str) -> str:
@@ -183,208 +163,44 @@ class ConfigErrors(ConfigError):
         return list(self._errors)
 
 
-class _Mistakes:
-    """Collects the ConfigErrors of independent checks, so one run reports all of them."""
+class Refusal(ValueError):
+    """What a field's reader refuses: the value, what is allowed, and where below the field it sits.
 
-    def __init__(self) -> None:
-        self.found: list[ConfigError] = []
+    Readers raise it inside pydantic validation; `parse` turns it, with pydantic's location of the field,
+    into a ConfigError naming the whole key path.
+    """
 
-    def check(self, convert: Callable[..., Any], *args: Any) -> Any:
-        """convert(*args), or None after recording why it failed."""
-        try:
-            return convert(*args)
-        except ConfigError as error:
-            self.found.extend(error.errors)
-        return None
-
-    def raise_any(self) -> None:
-        if len(self.found) == 1:
-            raise self.found[0]
-        if self.found:
-            raise ConfigErrors(self.found)
-
-
-@dataclass(frozen=True)
-class Taint:
-    """A node pool taint in GKE's enum form (PREFER_NO_SCHEDULE)."""
-
-    key: str
-    value: str
-    effect: str
-
-
-@dataclass(frozen=True)
-class NodePoolConfig:
-    """The Intel N2 node pool that runs the model servers."""
-
-    name: str
-    machine_type: str
-    min_cpu_platform: str
-    node_count: int | None
-    min_nodes: int | None
-    max_nodes: int | None
-    disk_size_gb: int
-    labels: dict[str, str]
-    taints: tuple[Taint, ...]
+    def __init__(self, value: Any, allowed: str, *at: str | int) -> None:
+        super().__init__(allowed)
+        self.value, self.allowed, self.at = value, allowed, at
 
     @property
-    def autoscaling(self) -> bool:
-        """Whether the pool autoscales between min_nodes and max_nodes."""
-        return self.max_nodes is not None
+    def refusals(self) -> list[Refusal]:
+        return [self]
 
 
-@dataclass(frozen=True)
-class ClusterConfig:
-    """Where the model servers run: a GKE cluster this stack creates, or the ambient one."""
+class Refusals(Refusal):
+    """Several independent refusals of one check (a cross-field validator that finds more than one)."""
 
-    mode: str
-    name: str
-    location: str | None
-    project: str | None
-    deletion_protection: bool
-    node_pool: NodePoolConfig
+    def __init__(self, refusals: list[Refusal]) -> None:
+        super().__init__(refusals[0].value, refusals[0].allowed, *refusals[0].at)
+        self._refusals = refusals
 
     @property
-    def create(self) -> bool:
-        """Whether this stack creates (and owns) the GKE cluster."""
-        return self.mode == "create"
+    def refusals(self) -> list[Refusal]:
+        return list(self._refusals)
 
 
-@dataclass(frozen=True)
-class OperatorConfig:
-    """The OpenVINO operator: installed at a pinned version, or relied upon."""
-
-    install: bool
-    version: str
-    namespace: str
-    manifests: str | None
-    """The kustomize folder to install from (a local folder or a git URL); None: the upstream release."""
+def _raise_all(refusals: list[Refusal]) -> None:
+    if refusals:
+        raise refusals[0] if len(refusals) == 1 else Refusals(refusals)
 
 
-@dataclass(frozen=True)
-class IstioConfig:
-    """How prediction routes are exposed: the Istio gateway and the hosts' domain."""
-
-    gateway: str
-    create_gateway: bool
-    domain: str
-    host_prefix: str
-
-    def host(self, app_name: str) -> str:
-        """The public host of an application: `<app_name>.<host_prefix>.<domain>`."""
-        return f"{app_name}.{self.host_prefix}.{self.domain}"
-
-
-@dataclass(frozen=True)
-class StorageConfig:
-    """Non-secret model storage settings."""
-
-    s3_endpoint: str | None
-    aws_region: str | None
-    models_volume_claim: str | None
-
-
-@dataclass(frozen=True)
-class FusemlConfig:
-    """Where and how model servers are registered as FuseML Applications."""
-
-    url: str | None
-    workflow: str | None
-    register: bool
-    timeout_s: float
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    """One served model, with values already in the types the ModelServer CRD wants."""
-
-    app_name: str
-    model: str
-    model_name: str
-    ovms_image_tag: str
-    loglevel: str
-    nireq: int | None
-    plugin_config: str | None
-    batch_size: str | None
-    shape: str | None
-    target_device: str
-    layout: str | None
-    model_version_policy: str | None
-    replicas: int
-    requests: dict[str, str]
-    limits: dict[str, str]
-    prediction_type: str
-    adopt: bool
-
-    @property
-    def storage_scheme(self) -> str:
-        """The URL scheme of the model (empty for a local path)."""
-        return self.model.split("://", 1)[0] if "://" in self.model else ""
-
-    @property
-    def resource_name(self) -> str:
-        """The name of the ModelServer, its Service and its VirtualService."""
-        return RESOURCE_PREFIX + self.app_name
-
-
-@dataclass(frozen=True)
-class StackConfig:
-    """The whole validated stack configuration."""
-
-    cluster: ClusterConfig
-    namespace: str
-    environment: str
-    operator: OperatorConfig
-    istio: IstioConfig
-    storage: StorageConfig
-    fuseml: FusemlConfig
-    models: tuple[ModelConfig, ...]
-    credentials: Mapping[str, Any] = field(default_factory=dict)
-    warnings: tuple[str, ...] = ()
-    """Accepted but discouraged settings; the program logs each one."""
-
-    def host(self, model: ModelConfig) -> str:
-        """The public host of a model's prediction route."""
-        return self.istio.host(model.app_name)
-
-    def inference_url(self, model: ModelConfig) -> str:
-        """The KServe v2 (open inference protocol) URL the same server answers: OVMS serves both APIs."""
-        return f"http://{self.host(model)}/v2/models/{model.model_name}/infer"
-
-    def prediction_url(self, model: ModelConfig) -> str:
-        """The TensorFlow-Serving style URL a client posts prediction requests to."""
-        return f"http://{self.host(model)}/v1/models/{model.model_name}:{model.prediction_type}"
-
-
-# --- small typed readers -------------------------------------------------------------------------------
+# --- readers: raw input (YAML values or FuseML's strings) to the types the CRDs want --------------------
 
 
 def _unset(value: Any) -> bool:
     return value is None or (isinstance(value, str) and value.strip() == "")
-
-
-def _section(raw: Mapping[str, Any], key: str) -> dict[str, Any]:
-    """A top-level config object merged over its defaults; blank values fall back to the default."""
-    return _merged(raw.get(key), DEFAULTS[key], key, unset=_unset)
-
-
-def _merged(
-    value: Any, defaults: Mapping[str, Any], key: str, *, unset: Callable[[Any], bool]
-) -> dict[str, Any]:
-    """Merge a config object over its defaults, refusing unknown keys (a typo must not pass silently)."""
-    if _unset(value):
-        return dict(defaults)
-    value = _decode_object(value, key, "an object")
-    unknown = sorted(set(value) - set(defaults), key=str)
-    if unknown:
-        raise ConfigError(f"{key}.{unknown[0]}", value[unknown[0]], f"one of the keys {', '.join(defaults)}")
-    for name, given in value.items():
-        # A blank the user wrote is not quietly replaced by the default: leaving the key out is how.
-        if isinstance(given, str) and not given.strip() and defaults[name] is not None:
-            raise ConfigError(
-                f"{key}.{name}", given, f"a value, or no {name} key at all for the default {defaults[name]!r}"
-            )
-    return {**defaults, **{k: v for k, v in value.items() if not unset(v)}}
 
 
 def decode_text(value: Any) -> Any:
@@ -406,14 +222,18 @@ def decode_text(value: Any) -> Any:
     return decoded
 
 
-def _decode_object(value: Any, key: str, allowed: str, context: str = "") -> Any:
-    """Accept a mapping, or JSON/YAML flow text of one (FuseML passes step inputs as strings)."""
+def _decoded(value: Any, allowed: str) -> Any:
     try:
-        decoded = decode_text(value)
+        return decode_text(value)
     except yaml.YAMLError:
-        raise ConfigError(key, value, allowed, context=context) from None
+        raise Refusal(value, allowed) from None
+
+
+def _mapping(value: Any, allowed: str) -> dict[Any, Any]:
+    """A mapping, or JSON/YAML flow text of one (FuseML passes step inputs as strings)."""
+    decoded = _decoded(value, allowed)
     if not isinstance(decoded, Mapping):
-        raise ConfigError(key, value, allowed, context=context)
+        raise Refusal(value, allowed)
     return dict(decoded)
 
 
@@ -422,31 +242,13 @@ TRUE_WORDS = ("true", "yes", "on", "1")
 FALSE_WORDS = ("false", "no", "off", "0")
 
 
-def _bool(value: Any, key: str, context: str = "") -> bool:
+def _bool(value: Any) -> bool:
     if isinstance(value, bool):
         return value
     word = value.strip().lower() if isinstance(value, str) else None
     if word in TRUE_WORDS or word in FALSE_WORDS:
         return word in TRUE_WORDS
-    raise ConfigError(key, value, "true or false", context=context)
-
-
-def _int(value: Any, key: str, minimum: int, context: str = "", allowed: str | None = None) -> int:
-    """An integer >= minimum; integral floats pass because numbers can travel as doubles."""
-    allowed = allowed or ("a positive integer" if minimum == 1 else f"an integer >= {minimum}")
-    number: int | None = None
-    if isinstance(value, bool):
-        number = None
-    elif isinstance(value, int):
-        number = value
-    elif _integral(value):
-        number = int(value)
-    if number is None or number < minimum:
-        raise ConfigError(key, value, allowed, context=context)
-    if number > INT32_MAX:
-        bounded = f"{allowed} up to {INT32_MAX} (stored as a 32-bit integer)"
-        raise ConfigError(key, value, bounded, context=context)
-    return number
+    raise Refusal(value, "true or false")
 
 
 def _integral(value: Any) -> bool:
@@ -456,40 +258,48 @@ def _integral(value: Any) -> bool:
     return isinstance(value, str) and bool(re.fullmatch(r"\s*\d+\s*", value))
 
 
-def _str(value: Any, key: str, pattern: re.Pattern[str], allowed: str, context: str = "") -> str:
-    if not isinstance(value, str) or not pattern.fullmatch(value):
-        raise ConfigError(key, value, allowed, context=context)
-    return value
+def _integer(minimum: int) -> BeforeValidator:
+    """An integer >= minimum and within int32; integral floats pass because numbers can travel as doubles."""
+    allowed = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+
+    def read(value: Any) -> int:
+        number = None
+        if isinstance(value, int) and not isinstance(value, bool):
+            number = value
+        elif _integral(value):
+            number = int(value)
+        if number is None or number < minimum:
+            raise Refusal(value, allowed)
+        if number > INT32_MAX:
+            raise Refusal(value, f"{allowed} up to {INT32_MAX} (stored as a 32-bit integer)")
+        return number
+
+    return BeforeValidator(read)
 
 
-def _choice(value: Any, key: str, choices: tuple[str, ...], context: str = "", fold: Callable = str) -> str:
-    folded = fold(value) if isinstance(value, str) else value
-    if folded not in choices:
-        raise ConfigError(key, value, "one of " + ", ".join(choices), context=context)
-    return folded
+def _matching(pattern: re.Pattern[str], allowed: str) -> BeforeValidator:
+    def read(value: Any) -> str:
+        if not isinstance(value, str) or not pattern.fullmatch(value):
+            raise Refusal(value, allowed)
+        return value
+
+    return BeforeValidator(read)
 
 
-def _optional_str(value: Any, key: str) -> str | None:
-    if _unset(value):
-        return None
+def _one_of(choices: tuple[str, ...], fold: Callable[[str], str] = str) -> BeforeValidator:
+    def read(value: Any) -> str:
+        folded = fold(value) if isinstance(value, str) else value
+        if folded not in choices:
+            raise Refusal(value, "one of " + ", ".join(choices))
+        return folded
+
+    return BeforeValidator(read)
+
+
+def _text(value: Any) -> str:
     if not isinstance(value, str):
-        raise ConfigError(key, value, "a string")
+        raise Refusal(value, "a string")
     return value.strip()
-
-
-# --- sections -------------------------------------------------------------------------------------------
-
-
-def _labels(value: Any, key: str) -> dict[str, str]:
-    labels = _decode_object(value, key, "a map of Kubernetes label names to values") if value else {}
-    for name, label in labels.items():
-        if not isinstance(name, str) or not _label_key_ok(name):
-            raise ConfigError(f"{key}.{name}", name, "a Kubernetes label name ([prefix/]name, 63 chars)")
-        if not isinstance(label, str) or len(label) > 63 or not _LABEL_VALUE.fullmatch(label):
-            raise ConfigError(
-                f"{key}.{name}", label, "a Kubernetes label value (63 chars, alphanumeric ends)"
-            )
-    return {str(k): str(v) for k, v in labels.items()}
 
 
 def _label_key_ok(name: str) -> bool:
@@ -499,162 +309,98 @@ def _label_key_ok(name: str) -> bool:
     )
 
 
-def _taints(value: Any, key: str) -> tuple[Taint, ...]:
+def _labels(value: Any) -> dict[str, str]:
+    labels = _mapping(value, "a map of Kubernetes label names to values") if value else {}
+    refused = []
+    for name, label in labels.items():
+        if not isinstance(name, str) or not _label_key_ok(name):
+            refused.append(Refusal(name, "a Kubernetes label name ([prefix/]name, 63 chars)", str(name)))
+        elif not isinstance(label, str) or len(label) > 63 or not _LABEL_VALUE.fullmatch(label):
+            refused.append(Refusal(label, "a Kubernetes label value (63 chars, alphanumeric ends)", name))
+    _raise_all(refused)
+    return labels
+
+
+def _label_name(value: Any) -> str:
+    if not isinstance(value, str) or not _label_key_ok(value):
+        raise Refusal(value, "a Kubernetes label name")
+    return value
+
+
+def _list(value: Any) -> list[Any]:
+    value = _decoded(value, "a list of {key, value, effect}")
     if not isinstance(value, list):
-        raise ConfigError(key, value, "a list of {key, value, effect}")
-    taints = []
-    for i, taint in enumerate(value):
-        item = f"{key}[{i}]"
-        taint = _decode_object(taint, item, "an object {key, value, effect}")
-        if not isinstance(taint.get("key"), str) or not _label_key_ok(taint["key"]):
-            raise ConfigError(f"{item}.key", taint.get("key"), "a Kubernetes label name")
-        tvalue = taint.get("value", "")
-        if not isinstance(tvalue, str) or not _LABEL_VALUE.fullmatch(tvalue):
-            raise ConfigError(f"{item}.value", tvalue, "a Kubernetes label value")
-        effect = taint.get("effect", TAINT_EFFECTS[0])
-        effect = _choice(
-            effect,
-            f"{item}.effect",
-            TAINT_EFFECTS,
-            fold=lambda s: s.upper().replace("NOSCHEDULE", "NO_SCHEDULE"),
-        )
-        taints.append(Taint(taint["key"], tvalue, effect))
-    return tuple(taints)
+        raise Refusal(value, "a list of {key, value, effect}")
+    return value
 
 
-def _node_pool(raw: Any) -> NodePoolConfig:
-    # Only None falls back here: a blank machine type or platform is an error, not the default.
-    merged = _merged(raw, DEFAULTS["cluster"]["node_pool"], "cluster.node_pool", unset=lambda v: v is None)
-    key = "cluster.node_pool"
-    node_count = None if merged["node_count"] is None else _int(merged["node_count"], f"{key}.node_count", 1)
-    min_nodes = None if merged["min_nodes"] is None else _int(merged["min_nodes"], f"{key}.min_nodes", 0)
-    max_nodes = None if merged["max_nodes"] is None else _int(merged["max_nodes"], f"{key}.max_nodes", 1)
-    if node_count is not None and (min_nodes is not None or max_nodes is not None):
-        raise ConfigError(
-            key, raw, "either node_count (fixed size) or min_nodes/max_nodes (autoscaling), not both"
-        )
-    if (min_nodes is None) != (max_nodes is None):
-        raise ConfigError(key, raw, "min_nodes and max_nodes together")
-    if min_nodes is not None and max_nodes is not None and min_nodes > max_nodes:
-        raise ConfigError(f"{key}.min_nodes", min_nodes, f"at most max_nodes ({max_nodes})")
-    if node_count is None and max_nodes is None:
-        node_count = DEFAULT_NODE_COUNT
-    return NodePoolConfig(
-        name=_str(merged["name"], f"{key}.name", _GKE_NAME, _GKE_NAME_ALLOWED),
-        machine_type=_str(merged["machine_type"], f"{key}.machine_type", _MACHINE_TYPE, "a GCE machine type"),
-        min_cpu_platform=_str(
-            merged["min_cpu_platform"], f"{key}.min_cpu_platform", re.compile(r".+"), "a CPU platform name"
-        ),
-        node_count=node_count,
-        min_nodes=min_nodes,
-        max_nodes=max_nodes,
-        disk_size_gb=_int(merged["disk_size_gb"], f"{key}.disk_size_gb", 10),
-        labels=_labels(merged["labels"], f"{key}.labels"),
-        taints=_taints(merged["taints"], f"{key}.taints"),
-    )
-
-
-def _pool_of_mode(pool: NodePoolConfig, mode: str) -> NodePoolConfig:
-    """In create mode the program sets POOL_LABEL itself: a user's value for it would be overwritten."""
-    if mode == "create" and POOL_LABEL in pool.labels:
-        raise ConfigError(
-            f"cluster.node_pool.labels.{POOL_LABEL}",
-            pool.labels[POOL_LABEL],
-            f"a label key of your own: the program sets {POOL_LABEL} to the pool's name ({pool.name}) "
-            "and pins the servers to it",
-        )
-    return pool
-
-
-def _cluster(raw: Mapping[str, Any], gcp: Mapping[str, str | None]) -> ClusterConfig:
-    """The cluster section; project and location fall back to the GCP provider's own config."""
-    section = _section(raw, "cluster")
-    mode = _choice(section["mode"], "cluster.mode", CLUSTER_MODES)
-    location = _optional_str(section["location"], "cluster.location") or gcp.get("zone") or gcp.get("region")
-    if mode == "create" and not location:
-        raise ConfigError(
-            "cluster.location",
-            None,
-            "a GCP zone or region (e.g. europe-central2-a) in create mode, here or as the provider's "
-            "gcp:zone or gcp:region",
-        )
-    project = _optional_str(section["project"], "cluster.project") or gcp.get("project")
-    if mode == "create" and not project:
-        raise ConfigError(
-            "cluster.project",
-            None,
-            "the GCP project that owns the cluster, in create mode, here or as the provider's gcp:project",
-        )
-    return ClusterConfig(
-        mode=mode,
-        name=_str(section["name"], "cluster.name", _GKE_NAME, _GKE_NAME_ALLOWED),
-        location=location,
-        project=project,
-        deletion_protection=_bool(section["deletion_protection"], "cluster.deletion_protection"),
-        node_pool=_pool_of_mode(_node_pool(section["node_pool"]), mode),
-    )
-
-
-def _istio(raw: Mapping[str, Any]) -> IstioConfig:
-    section = _section(raw, "istio")
-    domain = section["domain"]
+def _domain(value: Any) -> str:
     if (
-        _unset(domain)
-        or not isinstance(domain, str)
-        or not _DNS_SUBDOMAIN.fullmatch(domain)
-        or not all(_DNS_LABEL.fullmatch(part) for part in domain.split("."))
+        not isinstance(value, str)
+        or not _DNS_SUBDOMAIN.fullmatch(value)
+        or not all(_DNS_LABEL.fullmatch(part) for part in value.split("."))
     ):
-        raise ConfigError(
-            "istio.domain", domain, "the DNS domain of the Istio ingress, e.g. 34.118.93.249.nip.io"
-        )
-    gateway = section["gateway"]
-    if not isinstance(gateway, str) or not all(_DNS_LABEL.fullmatch(p) for p in gateway.split("/", 1)):
-        raise ConfigError("istio.gateway", gateway, "a Gateway name, or <namespace>/<name>")
-    return IstioConfig(
-        gateway=gateway,
-        create_gateway=_bool(section["create_gateway"], "istio.create_gateway"),
-        domain=domain,
-        host_prefix=_str(section["host_prefix"], "istio.host_prefix", _DNS_LABEL, "a DNS label"),
-    )
+        raise Refusal(value, "the DNS domain of the Istio ingress, e.g. 34.118.93.249.nip.io")
+    return value
 
 
-def _fuseml(raw: Mapping[str, Any]) -> FusemlConfig:
-    section = _section(raw, "fuseml")
-    register = _bool(section["register"], "fuseml.register")
-    url = _optional_str(section["url"], "fuseml.url")
-    if register and not (url and re.fullmatch(r"https?://[^\s/]+(/\S*)?", url)):
-        raise ConfigError(
-            "fuseml.url", url, "the FuseML server URL (http[s]://...) when fuseml.register is true"
-        )
-    timeout = section["timeout_s"]
+def _gateway(value: Any) -> str:
+    if not isinstance(value, str) or not all(_DNS_LABEL.fullmatch(p) for p in value.split("/", 1)):
+        raise Refusal(value, "a Gateway name, or <namespace>/<name>")
+    return value
+
+
+def _url(value: Any) -> str:
+    text = _text(value)
+    if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", text):
+        raise Refusal(value, "the FuseML server URL (http[s]://...)")
+    return text
+
+
+def _timeout(value: Any) -> float:
+    timeout = value
     if isinstance(timeout, str) and re.fullmatch(r"\s*\d+(\.\d*)?\s*", timeout):
         timeout = float(timeout)
     if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= 300:
-        raise ConfigError("fuseml.timeout_s", section["timeout_s"], "a number of seconds in (0, 300]")
-    workflow = _optional_str(section["workflow"], "fuseml.workflow")
-    if workflow is not None and not _DNS_LABEL.fullmatch(workflow):
-        raise ConfigError("fuseml.workflow", workflow, "a workflow name (a DNS label)")
-    return FusemlConfig(url=url, workflow=workflow, register=register, timeout_s=float(timeout))
+        raise Refusal(value, "a number of seconds in (0, 300]")
+    return float(timeout)
 
 
-# --- model entries --------------------------------------------------------------------------------------
+def _manifests(value: Any) -> str:
+    """A kustomize folder: a local directory that exists, or a git URL in the form pulumi-kubernetes reads."""
+    source = _text(value)
+    if "://" in source:
+        if not _GIT_TREE_URL.fullmatch(source):
+            raise Refusal(
+                source,
+                "a local folder or a git URL https://<host>/<owner>/<repo>/tree/<tag or commit>/<folder>",
+            )
+        return source
+    if not (Path(source) / "kustomization.yaml").is_file():
+        raise Refusal(source, "a local folder holding a kustomization.yaml")
+    return str(Path(source).resolve())
 
 
-def _json_text(value: Any, key: str, allowed: str, context: str, check: Callable[[Any], bool]) -> str:
-    """Normalise an object (or its JSON text) to compact JSON text, the form the CRD wants."""
-    try:
-        parsed = decode_text(value)
-    except yaml.YAMLError:
-        raise ConfigError(key, value, allowed, context=context) from None
-    if not check(parsed):
-        raise ConfigError(key, value, allowed, context=context)
-    return json.dumps(parsed, separators=(",", ":"))
+def _json_text(allowed: str, check: Callable[[Any], bool]) -> BeforeValidator:
+    """An object (or its JSON/YAML text), normalised to compact JSON text: the form the CRD wants."""
+
+    def read(value: Any) -> str:
+        parsed = _decoded(value, allowed)
+        if not check(parsed):
+            raise Refusal(value, allowed)
+        return json.dumps(parsed, separators=(",", ":"))
+
+    return BeforeValidator(read, json_schema_input_type=str | dict[str, Any])
 
 
 def _plugin_config_ok(value: Any) -> bool:
     return isinstance(value, dict) and all(
         isinstance(k, str) and isinstance(v, str | int | float | bool) for k, v in value.items()
     )
+
+
+def _is_int(value: Any, minimum: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
 
 
 def _version_policy_ok(value: Any) -> bool:
@@ -678,12 +424,10 @@ def _version_policy_ok(value: Any) -> bool:
     return False
 
 
-def _is_int(value: Any, minimum: int) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
-
-
 #: What OVMS reads as batch_size: a fixed size, -1 for any, or a range min:max; `auto` still works but is
-#: deprecated upstream in favour of those (it reloads the model on every change of batch).
+#: deprecated upstream in favour of those (it reloads the model on every change of batch). OVMS 2026.3
+#: src/modelconfig.cpp extractBatchingParams: "Batch size auto is deprecated. Use model dynamic shapes
+#: instead"; anything else goes through Dimension::fromString (src/shape.cpp), which reads -1 and min:max.
 _BATCH = re.compile(r"^\s*(-1|[1-9]\d*|[1-9]\d*:[1-9]\d*)\s*$")
 BATCH_AUTO_WARNING = (
     "'auto' is deprecated in OpenVINO Model Server (it reloads the model whenever the batch changes): "
@@ -691,7 +435,7 @@ BATCH_AUTO_WARNING = (
 )
 
 
-def _batch_size(value: Any, key: str, context: str) -> str:
+def _batch_size(value: Any) -> str:
     if isinstance(value, str) and value.strip().lower() == "auto":
         return "auto"
     text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
@@ -699,35 +443,37 @@ def _batch_size(value: Any, key: str, context: str) -> str:
         text = str(int(text))
     match = _BATCH.fullmatch(text) if isinstance(text, str) else None
     if match is None:
-        allowed = "a positive integer, -1 (any batch), a range like 1:8, or 'auto'"
-        raise ConfigError(key, value, allowed, context=context)
+        raise Refusal(value, "a positive integer, -1 (any batch), a range like 1:8, or 'auto'")
     low, _, high = match[1].partition(":")
     if high and int(low) > int(high):
-        allowed = f"a range min:max with min <= max (got {low} > {high})"
-        raise ConfigError(key, value, allowed, context=context)
+        raise Refusal(value, f"a range min:max with min <= max (got {low} > {high})")
     return match[1]
 
 
-_SHAPE_ALLOWED = "'auto', a tuple like (1,3,224,224), or a map of input names to tuples"
-_LAYOUT_ALLOWED = "a layout like NHWC or NCHW:NHWC, or a map of input names to layouts"
-
-
-def _per_input(value: Any, key: str, context: str, allowed: str, one: Callable[[str], bool]) -> str:
+def _per_input(allowed: str, one: Callable[[str], bool]) -> BeforeValidator:
     """Shape and layout: a single value, or a map of input name to value (JSON text for the CRD)."""
-    if isinstance(value, str) and one(value.strip()):
-        return value.strip().replace(" ", "")
-    if isinstance(value, str) and value.strip().startswith("{"):
-        value = _map_text(value.strip(), key, context, allowed)
-    if (
-        isinstance(value, Mapping)
-        and value
-        and all(isinstance(k, str) and k and isinstance(v, str) and one(v.strip()) for k, v in value.items())
-    ):
-        return json.dumps({k: v.strip().replace(" ", "") for k, v in value.items()}, separators=(",", ":"))
-    raise ConfigError(key, value, allowed, context=context)
+
+    def read(value: Any) -> str:
+        if isinstance(value, str) and one(value.strip()):
+            return value.strip().replace(" ", "")
+        if isinstance(value, str) and value.strip().startswith("{"):
+            value = _map_text(value.strip(), allowed)
+        if (
+            isinstance(value, Mapping)
+            and value
+            and all(
+                isinstance(k, str) and k and isinstance(v, str) and one(v.strip()) for k, v in value.items()
+            )
+        ):
+            return json.dumps(
+                {k: v.strip().replace(" ", "") for k, v in value.items()}, separators=(",", ":")
+            )
+        raise Refusal(value, allowed)
+
+    return BeforeValidator(read, json_schema_input_type=str | dict[str, str])
 
 
-def _map_text(text: str, key: str, context: str, allowed: str) -> Any:
+def _map_text(text: str, allowed: str) -> Any:
     """Parse `{"in": "(1,3)"}` JSON, or OVMS's unquoted CLI form `{in1:(1,3,224,224),in2:(1,3,50,50)}`."""
     try:
         return json.loads(text)
@@ -736,75 +482,78 @@ def _map_text(text: str, key: str, context: str, allowed: str) -> Any:
     body = text[1:-1] if text.endswith("}") else None
     pairs = re.findall(r"\s*([^:,{}()\s]+)\s*:\s*(\([^)]*\)|[^,]+)\s*(?:,|$)", body or "")
     if not pairs:
-        raise ConfigError(key, text, allowed, context=context)
+        raise Refusal(text, allowed)
     return {name: val for name, val in pairs}
-
-
-def _shape_ok(text: str) -> bool:
-    return text == "auto" or bool(_SHAPE_TUPLE.fullmatch(text))
 
 
 def _device_ok(name: str) -> bool:
     return name in BASE_DEVICES or bool(re.fullmatch(r"GPU\.\d+", name))
 
 
-def _target_device(value: Any, key: str, context: str) -> str:
+def _target_device(value: Any) -> str:
     allowed = (
         f"one of {', '.join(BASE_DEVICES)} or GPU.<n>, or {', '.join(DEVICE_LISTS)} alone or followed by ':' "
         "and a comma list of them (AUTO:GPU,CPU)"
     )
     if not isinstance(value, str):
-        raise ConfigError(key, value, allowed, context=context)
+        raise Refusal(value, allowed)
     text = value.strip().upper()
     removed = [d for d in REMOVED_DEVICES if d in re.split(r"[:,]", text)]
     if removed:
-        allowed += f"; {removed[0]} was removed in OpenVINO 2023.0"
-        raise ConfigError(key, value, allowed, context=context)
+        raise Refusal(value, f"{allowed}; {removed[0]} was removed in OpenVINO 2023.0")
     if _device_ok(text) or text == "AUTO":
         return text
     kind, _, devices = text.partition(":")
     names = devices.split(",") if devices else []
     if kind in DEVICE_LISTS and names and all(_device_ok(d) for d in names):
         return text
-    raise ConfigError(key, value, allowed, context=context)
+    raise Refusal(value, allowed)
 
 
-def _image_tag(tag: Any, device: str, key: str, context: str) -> str:
-    """A pinned release tag the operator can run, with the -gpu variant for a GPU device."""
+def _image_tag(tag: Any) -> str:
+    """A pinned release tag the operator can run (the -gpu variant is checked against the device)."""
     if not isinstance(tag, str) or not _IMAGE_TAG.fullmatch(tag) or tag.lower().startswith("latest"):
-        raise ConfigError(key, tag, "a pinned image tag such as 2024.0 (not latest)", context=context)
+        raise Refusal(tag, "a pinned image tag such as 2024.0 (not latest)")
     release = re.match(r"(\d{4})\.(\d+)", tag)
     if release and (int(release[1]), int(release[2])) > OPERATOR_MAX_OVMS:
         newest = ".".join(map(str, OPERATOR_MAX_OVMS))
-        raise ConfigError(
-            key,
+        raise Refusal(
             tag,
             f"a release up to {newest}: OVMS 2026.3 removed the TensorFlow Serving API and a flag the "
             "OpenVINO operator 1.2.0 always passes",
-            context=context,
         )
-    if "GPU" in device and not tag.endswith(GPU_IMAGE_SUFFIX):
-        allowed = (
-            f"the {GPU_IMAGE_SUFFIX} image variant (e.g. 2024.0{GPU_IMAGE_SUFFIX}) for target_device "
-            f"{device}: the plain image has no GPU runtime"
-        )
-        raise ConfigError(key, tag, allowed, context=context)
     return tag
 
 
-def _quantity(value: Any, key: str, context: str, integer: bool = False) -> str:
-    text = value
-    if isinstance(value, int) and not isinstance(value, bool):
-        text = str(value) if abs(value) < 10**18 else None
-    elif isinstance(value, float):
-        text = repr(value) if math.isfinite(value) else None
-    pattern = re.compile(r"^\d+$", re.ASCII) if integer else _QUANTITY
-    if not isinstance(text, str) or not pattern.fullmatch(text.strip()):
-        allowed = (
-            "a whole number (extended resources)" if integer else "a Kubernetes quantity like 500m, 2, 1Gi"
+def _model_url(value: Any) -> str:
+    allowed = "an s3://, gs://, az:// or azfs:// URL with a bucket, or an absolute local path"
+    if not isinstance(value, str):
+        raise Refusal(value, allowed)
+    text = value.strip()
+    if text.startswith("/") and "://" not in text:
+        return text
+    scheme, sep, rest = text.partition("://")
+    if scheme.lower() == "azure":
+        raise Refusal(value, f"{allowed}: OVMS reads Azure Blob Storage as az:// (write az://{rest})")
+    if (
+        not sep
+        or not scheme
+        or scheme.lower() not in STORAGE_TYPES
+        or not re.fullmatch(r"[^/\s]+(/\S*)?", rest)
+    ):
+        raise Refusal(value, allowed)
+    return f"{scheme.lower()}://{rest}"
+
+
+def _app_name(value: Any) -> str:
+    if not isinstance(value, str) or len(value) > MAX_APP_NAME or not _DNS_LABEL.fullmatch(value):
+        raise Refusal(
+            value,
+            f"lowercase letters, digits and '-', starting and ending alphanumeric, at most {MAX_APP_NAME} "
+            f"chars (it names the Kubernetes objects {RESOURCE_PREFIX}<app_name>, and the operator's Helm "
+            f"release of that name must fit Helm's {HELM_RELEASE_NAME_MAX})",
         )
-        raise ConfigError(key, value, allowed, context=context)
-    return text.strip()
+    return value
 
 
 #: Resource names the ModelServer CRD can carry; any other name is an extended device resource.
@@ -819,117 +568,6 @@ _EXTENDED = re.compile(
 )
 #: The least memory that is not a slip: a bare number is bytes and `m` thousandths of one.
 _MIN_MEMORY = 2**20
-
-
-def _resource_name(name: Any, key: str, context: str) -> str:
-    allowed = "cpu, memory, or a device resource <vendor domain>/<name> like gpu.intel.com/i915"
-    if not isinstance(name, str):
-        raise ConfigError(key, name, allowed, context=context)
-    if name in CORE_RESOURCES:
-        return name
-    if name.lower() in CORE_RESOURCES:
-        lowercase = f"{allowed} (resource names are lowercase: {name.lower()})"
-        raise ConfigError(key, name, lowercase, context=context)
-    if _UNHOLDABLE.fullmatch(name):
-        unholdable = f"{allowed}: {name} is a Kubernetes resource the ModelServer CRD cannot hold"
-        raise ConfigError(key, name, unholdable, context=context)
-    domain = name.split("/", 1)[0]
-    if not _EXTENDED.fullmatch(name) or domain == "kubernetes.io" or domain.endswith(".kubernetes.io"):
-        raise ConfigError(key, name, allowed, context=context)
-    return name
-
-
-def _resource_map(value: Any, key: str, context: str) -> dict[str, str]:
-    mapping = _decode_object(value, key, "a map of resource names to Kubernetes quantities", context)
-    result = {}
-    for name, qty in mapping.items():
-        name = _resource_name(name, f"{key}.{name}", context)
-        result[name] = _quantity(qty, f"{key}.{name}", context, integer=name not in CORE_RESOURCES)
-        _sensible(name, result[name], f"{key}.{name}", context)
-    extended = [n for n in result if n not in CORE_RESOURCES]
-    if len(extended) > 1:
-        raise ConfigError(
-            key, mapping, "at most one extended device resource (the CRD has one xpu_device)", context=context
-        )
-    return result
-
-
-def _sensible(name: str, quantity: str, key: str, context: str) -> None:
-    """Refuse quantities that parse but cannot be meant: memory in bytes or millibytes, no CPU at all."""
-    amount = _quantity_value(quantity)
-    if name == "memory" and (quantity.endswith("m") or amount < _MIN_MEMORY):
-        allowed = "a memory size of at least 1Mi, like 512Mi or 2Gi (a bare number is bytes, m thousandths)"
-        raise ConfigError(key, quantity, allowed, context=context)
-    if name == "cpu" and amount < 1e-3:
-        allowed = "a CPU amount of at least 1m (a thousandth of a core)"
-        raise ConfigError(key, quantity, allowed, context=context)
-    if name not in CORE_RESOURCES and amount < 1:
-        raise ConfigError(key, quantity, "a whole number of devices, at least 1", context=context)
-
-
-def _resources(entry: Mapping[str, Any], context: str, prefix: str) -> tuple[dict[str, str], dict[str, str]]:
-    """Requests and limits, as Kubernetes reads them: a limit without a request makes the request equal.
-
-    With neither, the defaults apply, and limits default to the requests (Guaranteed QoS keeps OVMS
-    latency steady). An error names the key the user wrote, `resources.limits` or `resources_limits`.
-    """
-    key = f"{prefix}.resources"
-    given = entry.get("resources")
-    shape = "an object {requests: {...}, limits: {...}}"
-    resources = {} if _unset(given) else _decode_object(given, key, shape, context)
-    unknown = sorted(set(resources) - {"requests", "limits"}, key=str)
-    if unknown:
-        raise ConfigError(f"{key}.{unknown[0]}", resources[unknown[0]], "requests or limits", context=context)
-    asked = {}
-    if not _unset(resources.get("requests")):
-        asked = _resource_map(resources["requests"], f"{key}.requests", context)
-    limits_from: dict[str, str] = {}
-    limits: dict[str, str] = {}
-    sources = (
-        (f"{key}.limits", resources.get("limits")),
-        (f"{prefix}.resources_limits", entry.get("resources_limits")),
-    )
-    for source, value in sources:
-        if not _unset(value):
-            for name, quantity in _resource_map(value, source, context).items():
-                limits[name], limits_from[name] = quantity, source
-    no_resources = _unset(given) and _unset(entry.get("resources_limits"))
-    defaults = MODEL_DEFAULTS["resources"]["requests"] if no_resources else {}
-    requests = {**defaults, **asked}
-    for name in CORE_RESOURCES:
-        if name not in requests:
-            requests[name] = limits.get(name, MODEL_DEFAULTS["resources"]["requests"][name])
-    for name, quantity in requests.items():
-        if name not in limits:
-            limits[name], limits_from[name] = quantity, f"{key}.requests"
-    devices = [n for n in limits if n not in CORE_RESOURCES]
-    if len(devices) > 1:
-        raise ConfigError(
-            f"{limits_from[devices[1]]}.{devices[1]}",
-            limits[devices[1]],
-            f"no second device beside {devices[0]}: the ModelServer CRD holds one xpu_device",
-            context=context,
-        )
-    for name in devices:
-        # Kubernetes refuses a Pod whose extended-resource request differs from its limit.
-        if name in requests and requests[name] != limits[name]:
-            raise ConfigError(
-                f"{limits_from[name]}.{name}",
-                limits[name],
-                f"the device request ({requests[name]}): Kubernetes wants a device's request and limit equal",
-                context=context,
-            )
-    for name in CORE_RESOURCES:
-        if _quantity_value(requests[name]) > _quantity_value(limits[name]):
-            raise ConfigError(
-                f"{limits_from[name]}.{name}",
-                limits[name],
-                f"at least the request ({requests[name]})",
-                context=context,
-            )
-    return requests, limits
-
-
 _SUFFIX = {
     "m": 1e-3,
     "": 1,
@@ -958,149 +596,657 @@ def _quantity_value(text: str) -> float:
     return float(number + suffix)  # a decimal exponent, e.g. 1e3
 
 
-def _model_url(value: Any, key: str, context: str) -> str:
-    allowed = "an s3://, gs://, az:// or azfs:// URL with a bucket, or an absolute local path"
-    if not isinstance(value, str):
-        raise ConfigError(key, value, allowed, context=context)
-    text = value.strip()
-    if text.startswith("/") and "://" not in text:
-        return text
-    scheme, sep, rest = text.partition("://")
-    if scheme.lower() == "azure":
-        allowed += f": OVMS reads Azure Blob Storage as az:// (write az://{rest})"
-        raise ConfigError(key, value, allowed, context=context)
-    if (
-        not sep
-        or scheme.lower() not in STORAGE_TYPES
-        or not scheme
-        or not re.fullmatch(r"[^/\s]+(/\S*)?", rest)
-    ):
-        raise ConfigError(key, value, allowed, context=context)
-    return f"{scheme.lower()}://{rest}"
+def _resource_name(name: Any) -> str:
+    allowed = "cpu, memory, or a device resource <vendor domain>/<name> like gpu.intel.com/i915"
+    if not isinstance(name, str):
+        raise Refusal(name, allowed)
+    if name in CORE_RESOURCES:
+        return name
+    if name.lower() in CORE_RESOURCES:
+        raise Refusal(name, f"{allowed} (resource names are lowercase: {name.lower()})")
+    if _UNHOLDABLE.fullmatch(name):
+        raise Refusal(name, f"{allowed}: {name} is a Kubernetes resource the ModelServer CRD cannot hold")
+    domain = name.split("/", 1)[0]
+    if not _EXTENDED.fullmatch(name) or domain == "kubernetes.io" or domain.endswith(".kubernetes.io"):
+        raise Refusal(name, allowed)
+    return name
 
 
-def _model(entry: Any, index: int) -> ModelConfig:
-    prefix = f"models[{index}]"
-    if not isinstance(entry, Mapping):
-        raise ConfigError(prefix, entry, "an object with at least app_name and model")
-    app_name = entry.get("app_name")
-    context = f"app {app_name!r}" if isinstance(app_name, str) and app_name else ""
-    allowed_keys = (*MODEL_REQUIRED, *MODEL_DEFAULTS)
-    unknown = sorted(set(entry) - set(allowed_keys))
-    if unknown:
-        raise ConfigError(
-            f"{prefix}.{unknown[0]}",
-            entry[unknown[0]],
-            "one of the keys " + ", ".join(allowed_keys),
-            context=context,
+def _quantity(value: Any, name: str) -> str:
+    """A Kubernetes quantity that can be meant: memory in bytes or millibytes, or no CPU at all, is a slip."""
+    integer = name not in CORE_RESOURCES
+    text = value
+    if isinstance(value, int) and not isinstance(value, bool):
+        text = str(value) if abs(value) < 10**18 else None
+    elif isinstance(value, float):
+        text = repr(value) if math.isfinite(value) else None
+    pattern = re.compile(r"^\d+$", re.ASCII) if integer else _QUANTITY
+    if not isinstance(text, str) or not pattern.fullmatch(text.strip()):
+        raise Refusal(
+            value,
+            "a whole number (extended resources)" if integer else "a Kubernetes quantity like 500m, 2, 1Gi",
         )
-    if _unset(app_name):
-        raise ConfigError(
-            f"{prefix}.app_name", app_name, "a DNS label naming the FuseML application (required)"
-        )
-    if not isinstance(app_name, str) or len(app_name) > MAX_APP_NAME or not _DNS_LABEL.fullmatch(app_name):
-        raise ConfigError(
-            f"{prefix}.app_name",
-            app_name,
-            f"lowercase letters, digits and '-', starting and ending alphanumeric, at most {MAX_APP_NAME} "
-            f"chars (it names the Kubernetes objects {RESOURCE_PREFIX}<app_name>, and the operator's Helm "
-            f"release of that name must fit Helm's {HELM_RELEASE_NAME_MAX})",
-        )
-    if _unset(entry.get("model")):
-        raise ConfigError(f"{prefix}.model", entry.get("model"), "the model URL (required)", context=context)
-    merged = {**MODEL_DEFAULTS, **{k: v for k, v in entry.items() if not _unset(v)}}
+    quantity = text.strip()
+    amount = _quantity_value(quantity)
+    if name == "memory" and (quantity.endswith("m") or amount < _MIN_MEMORY):
+        allowed = "a memory size of at least 1Mi, like 512Mi or 2Gi (a bare number is bytes, m thousandths)"
+        raise Refusal(quantity, allowed)
+    if name == "cpu" and amount < 1e-3:
+        raise Refusal(quantity, "a CPU amount of at least 1m (a thousandth of a core)")
+    if integer and amount < 1:
+        raise Refusal(quantity, "a whole number of devices, at least 1")
+    return quantity
 
-    mistakes = _Mistakes()
-    check = mistakes.check
 
-    def opt(name: str, convert: Callable[[Any, str, str], Any]) -> Any:
-        return None if _unset(merged[name]) else check(convert, merged[name], f"{prefix}.{name}", context)
+#: How a user writes resource quantities: `{cpu: 2, memory: 4Gi}`.
+_QUANTITIES = dict[str, str | int | float]
 
-    device = check(_target_device, merged["target_device"], f"{prefix}.target_device", context)
-    tag = check(_image_tag, merged["ovms_image_tag"], device or "CPU", f"{prefix}.ovms_image_tag", context)
-    model_name = check(_model_name, merged["model_name"], f"{prefix}.model_name", context)
-    # The entry as written: the resources default applies only when neither resources key is given.
-    resources = check(_resources, {k: v for k, v in entry.items() if not _unset(v)}, context, prefix)
-    fields = {
-        "model": check(_model_url, merged["model"], f"{prefix}.model", context),
-        "loglevel": check(_choice, merged["loglevel"], f"{prefix}.loglevel", LOG_LEVELS, context, str.upper),
-        "nireq": opt("nireq", lambda v, k, c: _int(v, k, 1, c)),
-        "plugin_config": opt(
-            "plugin_config",
-            lambda v, k, c: _json_text(v, k, "a JSON object of plugin keys to values", c, _plugin_config_ok),
-        ),
-        "batch_size": opt("batch_size", _batch_size),
-        "shape": opt("shape", lambda v, k, c: _per_input(v, k, c, _SHAPE_ALLOWED, _shape_ok)),
-        "layout": opt(
-            "layout",
-            lambda v, k, c: _per_input(v, k, c, _LAYOUT_ALLOWED, lambda t: bool(_LAYOUT.fullmatch(t))),
-        ),
-        "model_version_policy": opt(
-            "model_version_policy",
-            lambda v, k, c: _json_text(
-                v,
-                k,
-                '{"all": {}}, {"latest": {"num_versions": N}} or {"specific": {"versions": [N, ...]}}',
-                c,
-                _version_policy_ok,
-            ),
-        ),
-        "replicas": check(_int, merged["replicas"], f"{prefix}.replicas", 1, context),
-        "prediction_type": check(
-            _choice, merged["prediction_type"], f"{prefix}.prediction_type", PREDICTION_TYPES, context,
-            str.lower,
-        ),
-        "adopt": check(_bool, merged["adopt"], f"{prefix}.adopt", context),
-    }
-    mistakes.raise_any()
-    requests, limits = resources
-    return ModelConfig(
-        app_name=app_name,
-        model_name=model_name,
-        ovms_image_tag=tag,
-        target_device=device,
-        requests=requests,
-        limits=limits,
-        **fields,
+
+def _resource_map(value: Any) -> dict[str, str]:
+    mapping = _mapping(value, "a map of resource names to Kubernetes quantities")
+    result, refused = {}, []
+    for name, quantity in mapping.items():
+        try:
+            checked = _resource_name(name)
+            result[checked] = _quantity(quantity, checked)
+        except Refusal as refusal:
+            refused.append(Refusal(refusal.value, refusal.allowed, str(name)))
+    _raise_all(refused)
+    if len([n for n in result if n not in CORE_RESOURCES]) > 1:
+        raise Refusal(mapping, "at most one extended device resource (the CRD has one xpu_device)")
+    return result
+
+
+# --- the model -----------------------------------------------------------------------------------------
+
+
+class Required:
+    """Marks a required field with what a user must give for it (shown when it is missing)."""
+
+    def __init__(self, allowed: str) -> None:
+        self.allowed = allowed
+
+
+class Settings(BaseModel):
+    """A config object: unknown keys refused, and a blank the user wrote never replaced by a default.
+
+    Leaving a key out (or null) is how to take a default; `""` for a key with a default is a mistake,
+    except where BLANK_IS_UNSET (FuseML passes every step input, `""` when the workflow leaves it out).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    BLANK_IS_UNSET: ClassVar[bool] = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _object(cls, value: Any) -> dict[str, Any]:
+        if isinstance(value, cls):
+            return value.model_dump()
+        mapping = {} if _unset(value) else _mapping(value, "an object {" + ", ".join(cls.model_fields) + "}")
+        kept = {}
+        for name, given in mapping.items():
+            field = cls.model_fields.get(name) if isinstance(name, str) else None
+            if (
+                field is not None
+                and _unset(given)
+                and (given is None or cls.BLANK_IS_UNSET or field.is_required() or field.default is None)
+            ):
+                continue
+            kept[name] = given
+        return kept
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_blank(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, str) and not value.strip():
+            default = cls.model_fields[info.field_name].default
+            shown = default.model_dump() if isinstance(default, BaseModel) else default
+            raise Refusal(value, f"a value, or no {info.field_name} key at all for the default {shown!r}")
+        return value
+
+
+def _section() -> Any:
+    """A section's field on its parent: left out means all of its defaults, still validated (so a required
+    key inside it is reported as missing)."""
+    return Field(default_factory=dict, validate_default=True)
+
+
+class Taint(Settings):
+    """A node pool taint in GKE's enum form (PREFER_NO_SCHEDULE)."""
+
+    key: Annotated[str, BeforeValidator(_label_name), Required("a Kubernetes label name")]
+    """Taint key, a Kubernetes label name."""
+    value: Annotated[str, _matching(_LABEL_VALUE, "a Kubernetes label value")] = ""
+    """Taint value, a Kubernetes label value."""
+    effect: Annotated[
+        Literal["PREFER_NO_SCHEDULE"],
+        _one_of(TAINT_EFFECTS, fold=lambda s: s.upper().replace("NOSCHEDULE", "NO_SCHEDULE")),
+    ] = "PREFER_NO_SCHEDULE"
+    """PREFER_NO_SCHEDULE only: the ModelServer CR has no tolerations, so a hard taint strands servers."""
+
+
+class NodePoolConfig(Settings):
+    """The Intel N2 node pool that runs the model servers (create mode)."""
+
+    name: Annotated[str, _matching(_GKE_NAME, _GKE_NAME_ALLOWED)] = "ovms-n2"
+    """Node pool name (a GKE name, at most 40 chars)."""
+    machine_type: Annotated[str, _matching(_MACHINE_TYPE, "a GCE machine type")] = "n2-standard-4"
+    """GCE machine type of the pool's nodes; the policy pack wants an Intel family."""
+    min_cpu_platform: Annotated[str, _matching(re.compile(r".+"), "a CPU platform name")] = (
+        "Intel Cascade Lake"
     )
+    """Minimum CPU platform, which pins the Intel generation (AVX-512/VNNI)."""
+    node_count: Annotated[int | None, _integer(1)] = None
+    """Fixed pool size; 2 when neither it nor min_nodes/max_nodes is given."""
+    min_nodes: Annotated[int | None, _integer(0)] = None
+    """Autoscaling lower bound, with max_nodes."""
+    max_nodes: Annotated[int | None, _integer(1)] = None
+    """Autoscaling upper bound, with min_nodes."""
+    disk_size_gb: Annotated[int, _integer(10)] = 100
+    """Boot disk size of each node, in GB."""
+    labels: Annotated[dict[str, str], BeforeValidator(_labels)] = Field(default_factory=dict)
+    """Kubernetes labels of the pool's nodes."""
+    taints: Annotated[tuple[Taint, ...], BeforeValidator(_list)] = (
+        Taint(key="fuseml-serving/dedicated", value="ovms"),
+    )
+    """Taints of the pool's nodes, {key, value, effect}."""
+
+    @property
+    def autoscaling(self) -> bool:
+        """Whether the pool autoscales between min_nodes and max_nodes."""
+        return self.max_nodes is not None
+
+    @model_validator(mode="after")
+    def _size(self) -> NodePoolConfig:
+        bounds = {"min_nodes": self.min_nodes, "max_nodes": self.max_nodes}
+        if self.node_count is not None and (self.min_nodes is not None or self.max_nodes is not None):
+            raise Refusal(
+                {"node_count": self.node_count, **bounds},
+                "either node_count (fixed size) or min_nodes/max_nodes (autoscaling), not both",
+            )
+        if (self.min_nodes is None) != (self.max_nodes is None):
+            raise Refusal(bounds, "min_nodes and max_nodes together")
+        if self.min_nodes is not None and self.max_nodes is not None and self.min_nodes > self.max_nodes:
+            raise Refusal(self.min_nodes, f"at most max_nodes ({self.max_nodes})", "min_nodes")
+        if self.node_count is None and self.max_nodes is None:
+            return self.model_copy(update={"node_count": DEFAULT_NODE_COUNT})
+        return self
 
 
-def _model_name(value: Any, key: str, context: str) -> str:
-    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", value):
-        raise ConfigError(key, value, "letters, digits, '_', '.', '-'", context=context)
-    return value
+class ClusterConfig(Settings):
+    """Where the model servers run: a GKE cluster this stack creates, or the ambient one."""
+
+    mode: Annotated[Literal["create", "existing"], _one_of(CLUSTER_MODES)] = "existing"
+    """`create` makes a GKE cluster and its Intel pool; `existing` creates no GCP resource and uses the
+    ambient kubeconfig or in-cluster credentials."""
+    name: Annotated[str, _matching(_GKE_NAME, _GKE_NAME_ALLOWED)] = "fuseml"
+    """GKE cluster name (create mode)."""
+    location: Annotated[str | None, BeforeValidator(_text)] = None
+    """GCP zone or region; default the provider's gcp:zone or gcp:region; required in create mode."""
+    project: Annotated[str | None, BeforeValidator(_text)] = None
+    """GCP project; default the provider's gcp:project; required in create mode."""
+    deletion_protection: Annotated[bool, BeforeValidator(_bool)] = True
+    """GKE's deletion protection of the cluster."""
+    node_pool: NodePoolConfig = _section()
+    """The Intel node pool (create mode)."""
+
+    @property
+    def create(self) -> bool:
+        """Whether this stack creates (and owns) the GKE cluster."""
+        return self.mode == "create"
+
+    @model_validator(mode="after")
+    def _of_mode(self, info: ValidationInfo) -> ClusterConfig:
+        """Project and location fall back to the GCP provider's own config; create mode needs both."""
+        gcp = (info.context or {}).get("gcp") or {}
+        location = self.location or gcp.get("zone") or gcp.get("region")
+        project = self.project or gcp.get("project")
+        refused = []
+        if self.create and not location:
+            refused.append(
+                Refusal(
+                    None,
+                    "a GCP zone or region (e.g. europe-central2-a) in create mode, here or as the provider's "
+                    "gcp:zone or gcp:region",
+                    "location",
+                )
+            )
+        if self.create and not project:
+            refused.append(
+                Refusal(
+                    None,
+                    "the GCP project that owns the cluster, in create mode, here or as the provider's "
+                    "gcp:project",
+                    "project",
+                )
+            )
+        # In create mode the program sets POOL_LABEL itself: a user's value for it would be overwritten.
+        if self.create and POOL_LABEL in self.node_pool.labels:
+            refused.append(
+                Refusal(
+                    self.node_pool.labels[POOL_LABEL],
+                    f"a label key of your own: the program sets {POOL_LABEL} to the pool's name "
+                    f"({self.node_pool.name}) and pins the servers to it",
+                    "node_pool",
+                    "labels",
+                    POOL_LABEL,
+                )
+            )
+        _raise_all(refused)
+        return self.model_copy(update={"location": location, "project": project})
 
 
-def _check_storage(
-    index: int, model: ModelConfig, storage: StorageConfig, secrets: Mapping[str, Any]
-) -> None:
-    """Refuse a model whose storage cannot be reached with what is configured."""
-    context = f"app {model.app_name!r}"
+class OperatorConfig(Settings):
+    """The OpenVINO operator: installed at a pinned version, or relied upon."""
+
+    install: Annotated[bool, BeforeValidator(_bool)] = True
+    """Install the operator, or rely on one already installed."""
+    version: Annotated[str, _matching(_VERSION, "a pinned release like 1.2.0")] = "1.2.0"
+    """Operator release (its ModelServer CRD is the one the program writes)."""
+    namespace: Annotated[str, _matching(_DNS_LABEL, "a namespace name")] = "ovms-operator-system"
+    """Namespace of the operator."""
+    manifests: Annotated[str | None, BeforeValidator(_manifests)] = None
+    """The kustomize folder to install from: a local folder, or a git URL
+    https://<host>/<owner>/<repo>/tree/<tag or commit>/<folder>; default the release's config/default."""
+
+
+class IstioConfig(Settings):
+    """How prediction routes are exposed: the Istio gateway and the hosts' domain."""
+
+    gateway: Annotated[str, BeforeValidator(_gateway)] = "ovms"
+    """The Istio Gateway of the routes: a bare name lives in the servers' namespace, or <namespace>/<name>."""
+    create_gateway: Annotated[bool, BeforeValidator(_bool)] = False
+    """Create that Gateway (for *.<host_prefix>.<domain>) instead of using an existing one."""
+    domain: Annotated[
+        str,
+        BeforeValidator(_domain),
+        Required("the DNS domain of the Istio ingress, e.g. 34.118.93.249.nip.io"),
+    ]
+    """The DNS domain of the Istio ingress, e.g. 34.118.93.249.nip.io."""
+    host_prefix: Annotated[str, _matching(_DNS_LABEL, "a DNS label")] = "ovms"
+    """A model's host is <app_name>.<host_prefix>.<domain>."""
+
+    def host(self, app_name: str) -> str:
+        """The public host of an application: `<app_name>.<host_prefix>.<domain>`."""
+        return f"{app_name}.{self.host_prefix}.{self.domain}"
+
+
+class StorageConfig(Settings):
+    """Non-secret model storage settings."""
+
+    s3_endpoint: Annotated[str | None, BeforeValidator(_text)] = None
+    """S3-compatible endpoint, e.g. http://mlflow-minio.mlflow:9000."""
+    aws_region: Annotated[str | None, BeforeValidator(_text)] = None
+    """Region of the S3 bucket."""
+    models_volume_claim: Annotated[str | None, BeforeValidator(_text)] = None
+    """A PVC mounted at /models, for absolute local model paths."""
+
+
+# pydantic warns that a field named `register` hides ABCMeta.register on the class; the setting keeps
+# the name users write, and nothing here registers virtual subclasses.
+warnings.filterwarnings("ignore", 'Field name "register" in "FusemlConfig"', UserWarning)
+
+
+class FusemlConfig(Settings):
+    """Where and how model servers are registered as FuseML Applications."""
+
+    url: Annotated[str | None, BeforeValidator(_url)] = None
+    """FuseML server URL, required when register is true. A token, if needed, comes from FUSEML_TOKEN."""
+    workflow: Annotated[str | None, _matching(_DNS_LABEL, "a workflow name (a DNS label)")] = None
+    """The workflow the applications are registered under; default <project>-<stack>."""
+    register: Annotated[bool, BeforeValidator(_bool)] = True
+    """Register each model server as a FuseML Application."""
+    timeout_s: Annotated[float, BeforeValidator(_timeout)] = 10.0
+    """Timeout of each call to FuseML, in seconds."""
+
+    @model_validator(mode="after")
+    def _url_to_register(self) -> FusemlConfig:
+        if self.register and not self.url:
+            raise Refusal(None, "the FuseML server URL (http[s]://...) when fuseml.register is true", "url")
+        return self
+
+
+def _unreachable(
+    model: ModelConfig, storage: StorageConfig | None, secrets: Mapping[str, Any]
+) -> Iterator[Refusal]:
+    """Why a model's storage cannot be reached with what is configured (nothing when it can)."""
     if model.storage_scheme == "s3" and not all(
         secrets.get(k) is not None for k in ("aws_access_key_id", "aws_secret_access_key")
     ):
-        raise ConfigError(
-            f"models[{index}].model",
+        yield Refusal(
             model.model,
             "an s3:// URL only with S3 credentials: pulumi config set --secret "
             f"{NAMESPACE}:aws_access_key_id ... and {NAMESPACE}:aws_secret_access_key ...",
-            context=context,
+            "model",
         )
-    if model.storage_scheme == "" and not storage.models_volume_claim:
-        raise ConfigError(
-            f"models[{index}].model",
+    if model.storage_scheme != "" or storage is None:
+        return
+    claim = storage.models_volume_claim
+    if not claim:
+        yield Refusal(
             model.model,
             f"a local path only with storage.models_volume_claim (the PVC mounted at {MODELS_MOUNT})",
-            context=context,
+            "model",
         )
-    if model.storage_scheme == "" and not model.model.startswith(MODELS_MOUNT + "/"):
-        raise ConfigError(
-            f"models[{index}].model",
+    elif not model.model.startswith(MODELS_MOUNT + "/"):
+        yield Refusal(
             model.model,
             f"a local path under {MODELS_MOUNT}/, where the operator mounts storage.models_volume_claim "
-            f"{storage.models_volume_claim!r}",
-            context=context,
+            f"{claim!r}",
+            "model",
         )
+
+
+class Resources(Settings):
+    """Requests and limits of a model server, as Kubernetes quantities."""
+
+    requests: Annotated[
+        dict[str, str], BeforeValidator(_resource_map, json_schema_input_type=_QUANTITIES)
+    ] = Field(default_factory=dict)
+    """Resource requests."""
+    limits: Annotated[dict[str, str], BeforeValidator(_resource_map, json_schema_input_type=_QUANTITIES)] = (
+        Field(default_factory=dict)
+    )
+    """Resource limits; each defaults to its request."""
+
+
+#: What a model server asks for when an entry names no resources.
+_DEFAULT_RESOURCES = Resources(requests={"cpu": "1", "memory": "1Gi"})
+
+
+class ModelConfig(Settings):
+    """One served model; the keys are the OVMS predictor step's input names, the values already in the
+    types the ModelServer CRD wants."""
+
+    BLANK_IS_UNSET: ClassVar[bool] = True
+
+    app_name: Annotated[
+        str, BeforeValidator(_app_name), Required("a DNS label naming the FuseML application (required)")
+    ]
+    """DNS label of at most 48 chars (the operator's Helm release `ovms-<app_name>` must fit Helm's 53);
+    names the `ovms-<app_name>` objects, the host and the FuseML app."""
+    model: Annotated[str, BeforeValidator(_model_url), Required("the model URL (required)")]
+    """`s3://`, `gs://`, `az://` (Blob) or `azfs://` (Files) URL with a bucket (OVMS reads no `azure://`),
+    or an absolute local path under `/models` (the mounted `storage.models_volume_claim`)."""
+    model_name: Annotated[
+        str, _matching(re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*"), "letters, digits, '_', '.', '-'")
+    ] = "default"
+    """The name in the prediction API."""
+    ovms_image_tag: Annotated[str, BeforeValidator(_image_tag)] = "2024.0"
+    """A pinned tag of `openvino/model_server` (`latest` refused), at most `2026.2` (2026.3 dropped the
+    TensorFlow Serving API and a flag the operator 1.2.0 passes); `-gpu` variant for a GPU device."""
+    loglevel: Annotated[
+        Literal["TRACE", "DEBUG", "INFO", "WARNING", "ERROR"], _one_of(LOG_LEVELS, str.upper)
+    ] = "INFO"
+    """OVMS log level."""
+    nireq: Annotated[int | None, _integer(1)] = None
+    """Parallel inference requests (positive integer); unset, OVMS's default."""
+    plugin_config: Annotated[
+        str | None, _json_text("a JSON object of plugin keys to values", _plugin_config_ok)
+    ] = None
+    """OpenVINO plugin config, a JSON object such as `{"PERFORMANCE_HINT": "LATENCY"}`; unset, the
+    operator's default."""
+    batch_size: Annotated[str | None, BeforeValidator(_batch_size, json_schema_input_type=int | str)] = None
+    """Positive integer, `-1` (any batch) or a range `1:8`; `auto` works but is deprecated upstream (a
+    warning says so); unset, the model's."""
+    shape: Annotated[
+        str | None,
+        _per_input(
+            "'auto', a tuple like (1,3,224,224), or a map of input names to tuples",
+            lambda t: t == "auto" or bool(_SHAPE_TUPLE.fullmatch(t)),
+        ),
+    ] = None
+    """`auto`, a tuple `(1,3,224,224)`, or a map of input name to tuple; unset, the model's."""
+    target_device: Annotated[str, BeforeValidator(_target_device)] = "CPU"
+    """CPU, GPU, GPU.<n>, NPU, AUTO, or `AUTO:`/`MULTI:`/`HETERO:` with a comma list of them (OpenVINO 2023+
+    has no MYRIAD or HDDL); a GPU needs an `ovms_image_tag` ending in `-gpu`."""
+    layout: Annotated[
+        str | None,
+        _per_input(
+            "a layout like NHWC or NCHW:NHWC, or a map of input names to layouts",
+            lambda t: bool(_LAYOUT.fullmatch(t)),
+        ),
+    ] = None
+    """`NHWC`, `NCHW:NHWC`, ..., or a map of input name to layout; unset, the model's."""
+    model_version_policy: Annotated[
+        str | None,
+        _json_text(
+            '{"all": {}}, {"latest": {"num_versions": N}} or {"specific": {"versions": [N, ...]}}',
+            _version_policy_ok,
+        ),
+    ] = None
+    """`{"all": {}}`, `{"latest": {"num_versions": N}}` or `{"specific": {"versions": [..]}}`; unset, the
+    latest version."""
+    replicas: Annotated[int, _integer(1)] = 1
+    """Server replicas (positive integer)."""
+    resources: Resources = _DEFAULT_RESOURCES
+    """`{requests: {...}, limits: {...}}` of Kubernetes quantities; limits default to the requests (a limit
+    without a request sets the request, as in Kubernetes)."""
+    resources_limits: Annotated[
+        dict[str, str] | None, BeforeValidator(_resource_map, json_schema_input_type=_QUANTITIES)
+    ] = None
+    """Extra limits, e.g. `{gpu.intel.com/i915: 1}` (one extended device at most: the CRD has one)."""
+    prediction_type: Annotated[
+        Literal["predict", "classify", "regress"], _one_of(PREDICTION_TYPES, str.lower)
+    ] = "predict"
+    """The verb of the v1 prediction URL."""
+    adopt: Annotated[bool, BeforeValidator(_bool)] = False
+    """Take over a FuseML application that another workflow or stack registered."""
+
+    @property
+    def requests(self) -> dict[str, str]:
+        return self.resources.requests
+
+    @property
+    def limits(self) -> dict[str, str]:
+        return self.resources.limits
+
+    @property
+    def storage_scheme(self) -> str:
+        """The URL scheme of the model (empty for a local path)."""
+        return self.model.split("://", 1)[0] if "://" in self.model else ""
+
+    @property
+    def resource_name(self) -> str:
+        """The name of the ModelServer, its Service and its VirtualService."""
+        return RESOURCE_PREFIX + self.app_name
+
+    @model_validator(mode="after")
+    def _as_served(self, info: ValidationInfo) -> ModelConfig:
+        """What the entry's fields say together, and with the stack's storage and Istio settings.
+
+        `parse` validates those two sections first and passes them in the context, so an entry's storage
+        and host are checked even when another part of the stack is wrong.
+        """
+        context = info.context or {}
+        refused = list(_unreachable(self, context.get("storage"), context.get("secrets") or {}))
+        istio = context.get("istio")
+        if istio is not None and len(istio.host(self.app_name)) > MAX_HOST:
+            host = istio.host(self.app_name)
+            fits = f"a name short enough for its host {host[:40]}... ({len(host)} chars) to fit {MAX_HOST}"
+            refused.append(Refusal(self.app_name, fits, "app_name"))
+        if "GPU" in self.target_device and not self.ovms_image_tag.endswith(GPU_IMAGE_SUFFIX):
+            refused.append(Refusal(
+                self.ovms_image_tag,
+                f"the {GPU_IMAGE_SUFFIX} image variant (e.g. 2024.0{GPU_IMAGE_SUFFIX}) for target_device "
+                f"{self.target_device}: the plain image has no GPU runtime",
+                "ovms_image_tag",
+            ))  # fmt: skip
+        try:
+            resources = self._resolved()
+        except Refusal as refusal:
+            refused += refusal.refusals
+        _raise_all(refused)
+        return self.model_copy(update={"resources": resources})
+
+    def _resolved(self) -> Resources:
+        """Requests and limits, as Kubernetes reads them: a limit without a request makes the request equal.
+
+        With neither key, the defaults apply, and limits default to the requests (Guaranteed QoS keeps OVMS
+        latency steady). An error names the key the user wrote, `resources.limits` or `resources_limits`.
+        """
+        given = {"resources", "resources_limits"} & self.model_fields_set
+        defaults = _DEFAULT_RESOURCES.requests
+        limits, limits_from = {}, {}
+        sources = [(("resources", "limits"), self.resources.limits)]
+        sources.append((("resources_limits",), self.resources_limits or {}))
+        for source, values in sources:
+            for name, quantity in values.items():
+                limits[name], limits_from[name] = quantity, source
+        requests = dict(self.resources.requests) if given else dict(defaults)
+        if "resources" not in self.model_fields_set:
+            requests = {} if given else dict(defaults)
+        for name in CORE_RESOURCES:
+            requests.setdefault(name, limits.get(name, defaults[name]))
+        for name, quantity in requests.items():
+            if name not in limits:
+                limits[name], limits_from[name] = quantity, ("resources", "requests")
+        devices = [n for n in limits if n not in CORE_RESOURCES]
+        if len(devices) > 1:
+            raise Refusal(
+                limits[devices[1]],
+                f"no second device beside {devices[0]}: the ModelServer CRD holds one xpu_device",
+                *limits_from[devices[1]],
+                devices[1],
+            )
+        refused = []
+        for name in devices:
+            # Kubernetes refuses a Pod whose extended-resource request differs from its limit.
+            if name in requests and requests[name] != limits[name]:
+                refused.append(
+                    Refusal(
+                        limits[name],
+                        f"the device request ({requests[name]}): Kubernetes wants a device's request and "
+                        "limit equal",
+                        *limits_from[name],
+                        name,
+                    )
+                )
+        for name in CORE_RESOURCES:
+            if _quantity_value(requests[name]) > _quantity_value(limits[name]):
+                refused.append(
+                    Refusal(
+                        limits[name], f"at least the request ({requests[name]})", *limits_from[name], name
+                    )
+                )
+        _raise_all(refused)
+        return Resources.model_construct(requests=requests, limits=limits)
+
+
+def _entries(value: Any) -> list[Any]:
+    models = _decoded(value, "a non-empty list of model entries (app_name, model, ...)")
+    if not isinstance(models, list) or not models:
+        raise Refusal(value, "a non-empty list of model entries (app_name, model, ...)")
+    return models
+
+
+class StackConfig(Settings):
+    """The whole `fuseml-serving` namespace of a stack (secret keys aside: they are read as secrets)."""
+
+    namespace: Annotated[str, _matching(_DNS_LABEL, "a Kubernetes namespace name (DNS label)")] = (
+        "fuseml-workloads"
+    )
+    """Namespace of the model servers (created in create mode, expected to exist otherwise)."""
+    environment: Annotated[Literal["dev", "test", "staging", "prod"], _one_of(ENVIRONMENTS)] = "dev"
+    """Environment tier labelled on every server (`fuseml-serving/environment`), read by the policy pack."""
+    cluster: ClusterConfig = _section()
+    """Where the servers run."""
+    operator: OperatorConfig = _section()
+    """The OpenVINO operator."""
+    istio: IstioConfig = _section()
+    """How prediction routes are exposed."""
+    storage: StorageConfig = _section()
+    """Non-secret model storage settings."""
+    fuseml: FusemlConfig = _section()
+    """FuseML registration."""
+    models: Annotated[list[ModelConfig], BeforeValidator(_entries)] = Field(
+        default_factory=list, validate_default=True
+    )
+    """One entry per model (see the model keys)."""
+
+    _credentials: Mapping[str, Any] = PrivateAttr(default_factory=dict)
+    _warnings: tuple[str, ...] = PrivateAttr(default=())
+
+    @property
+    def credentials(self) -> Mapping[str, Any]:
+        """The secret keys that are set (values may be Pulumi secret Outputs)."""
+        return self._credentials
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """Accepted but discouraged settings; the program logs each one."""
+        return self._warnings
+
+    def with_credentials(self, credentials: Mapping[str, Any]) -> StackConfig:
+        """This stack with these secret values (a run's decrypted secrets, or Outputs of them)."""
+        copy = self.model_copy()
+        copy._credentials, copy._warnings = dict(credentials), self._warnings
+        return copy
+
+    def host(self, model: ModelConfig) -> str:
+        """The public host of a model's prediction route."""
+        return self.istio.host(model.app_name)
+
+    def inference_url(self, model: ModelConfig) -> str:
+        """The KServe v2 (open inference protocol) URL the same server answers: OVMS serves both APIs."""
+        return f"http://{self.host(model)}/v2/models/{model.model_name}/infer"
+
+    def prediction_url(self, model: ModelConfig) -> str:
+        """The TensorFlow-Serving style URL a client posts prediction requests to."""
+        return f"http://{self.host(model)}/v1/models/{model.model_name}:{model.prediction_type}"
+
+    @model_validator(mode="after")
+    def _across(self) -> StackConfig:
+        """What only the whole stack can tell: app names unique across its models."""
+        refused: list[Refusal] = []
+        seen: dict[str, int] = {}
+        for i, model in enumerate(self.models):
+            if model.app_name in seen:
+                used = f"a name not already used by models[{seen[model.app_name]}]"
+                refused.append(Refusal(model.app_name, used, "models", i, "app_name"))
+            seen.setdefault(model.app_name, i)
+        _raise_all(refused)
+        return self
+
+
+# --- defaults, stated once on the fields above, in the form a user writes them --------------------------
+
+
+def defaults(cls: type[Settings]) -> dict[str, Any]:
+    """The defaults of a config object as a user would write them (required keys left out)."""
+    found = {}
+    for name, field in cls.model_fields.items():
+        if field.is_required():
+            continue
+        default = field.get_default(call_default_factory=True)
+        section = _settings_in(field.annotation)
+        if section is not None and default == {}:
+            found[name] = defaults(section)
+        else:
+            found[name] = json.loads(json.dumps(default, default=lambda m: m.model_dump(mode="json")))
+    return found
+
+
+def _settings_in(annotation: Any) -> type[Settings] | None:
+    """The Settings class an annotation holds (directly, or as the items of a list or tuple)."""
+    if isinstance(annotation, type) and issubclass(annotation, Settings):
+        return annotation
+    if get_origin(annotation) in (Annotated, list, tuple, Union) or get_args(annotation):
+        for arg in get_args(annotation):
+            found = _settings_in(arg)
+            if found is not None:
+                return found
+    return None
+
+
+#: Defaults of the stack-level settings, as a user would write them (read from the model's fields).
+DEFAULTS: dict[str, Any] = {k: v for k, v in defaults(StackConfig).items() if k != "models"}
+#: Defaults of a model entry, as a user would write them.
+MODEL_DEFAULTS: dict[str, Any] = defaults(ModelConfig)
+MODEL_REQUIRED = tuple(name for name, field in ModelConfig.model_fields.items() if field.is_required())
+
+
+# --- parse: raw settings in, a StackConfig or one error listing every mistake out -----------------------
 
 
 def gateway_ref(gateway: str, namespace: str) -> tuple[str, str]:
@@ -1109,68 +1255,65 @@ def gateway_ref(gateway: str, namespace: str) -> tuple[str, str]:
     return other or namespace, name
 
 
-def _check_host(index: int, model: ModelConfig, istio: IstioConfig) -> None:
-    host = istio.host(model.app_name)
-    if len(host) > MAX_HOST:
-        raise ConfigError(
-            f"models[{index}].app_name",
-            model.app_name,
-            f"a name short enough for its host {host[:40]}... ({len(host)} chars) to fit {MAX_HOST}",
-            context=f"app {model.app_name!r}",
-        )
+def _key(loc: tuple[str | int, ...]) -> str:
+    key = ""
+    for part in loc:
+        key += f"[{part}]" if isinstance(part, int) else f".{part}" if key else str(part)
+    return key
 
 
-def _top_level_key(key: str, value: Any) -> None:
-    known = (*DEFAULTS, "models", *SECRET_KEYS)
-    if key not in known:
-        close = difflib.get_close_matches(key, known, n=1)
-        hint = f" (did you mean {close[0]}?)" if close else ""
-        raise ConfigError(key, value, "one of the keys " + ", ".join(known) + hint)
-    if key in SECRET_KEYS:
-        raise ConfigError(key, "<hidden>", f"a secret: pulumi config set --secret {NAMESPACE}:{key}")
+def _model_at(loc: tuple[str | int, ...]) -> type[Settings] | None:
+    """The Settings class validating the object at a location (None below the model's objects)."""
+    cls: type[Settings] | None = StackConfig
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = cls.model_fields.get(part) if cls is not None else None
+        cls = _settings_in(field.annotation) if field is not None else None
+    return cls
 
 
-def _namespace(raw: Mapping[str, Any]) -> str:
-    namespace = raw.get("namespace", DEFAULTS["namespace"])
-    if not isinstance(namespace, str) or not _DNS_LABEL.fullmatch(namespace):
-        raise ConfigError("namespace", namespace, "a Kubernetes namespace name (DNS label)")
-    return namespace
+def _context(loc: tuple[str | int, ...], raw: Mapping[str, Any]) -> str:
+    """`app '<name>'` for a mistake inside a model entry whose app_name is a non-empty string."""
+    if len(loc) < 2 or loc[0] != "models" or not isinstance(loc[1], int):
+        return ""
+    try:
+        entry = _entries(raw.get("models"))[loc[1]]
+        app_name = _mapping(entry, "").get("app_name")
+    except (Refusal, IndexError):
+        return ""
+    return f"app {app_name!r}" if isinstance(app_name, str) and app_name else ""
 
 
-def _operator(raw: Mapping[str, Any]) -> OperatorConfig:
-    operator = _section(raw, "operator")
-    mistakes = _Mistakes()
-    found = OperatorConfig(
-        install=mistakes.check(_bool, operator["install"], "operator.install"),
-        version=mistakes.check(
-            _str, operator["version"], "operator.version", _VERSION, "a pinned release like 1.2.0"
-        ),
-        namespace=mistakes.check(
-            _str, operator["namespace"], "operator.namespace", _DNS_LABEL, "a namespace name"
-        ),
-        manifests=mistakes.check(_manifests, operator["manifests"]),
-    )
-    mistakes.raise_any()
+def _known_keys(keys: tuple[str, ...], unknown: str) -> str:
+    close = difflib.get_close_matches(unknown, keys, n=1)
+    return "one of the keys " + ", ".join(keys) + (f" (did you mean {close[0]}?)" if close else "")
+
+
+def _config_errors(error: ValidationError, raw: Mapping[str, Any]) -> list[ConfigError]:
+    """pydantic's errors, each as a ConfigError naming the key path the user wrote."""
+    found = []
+    for line in error.errors(include_url=False):
+        loc, kind = tuple(line["loc"]), line["type"]
+        refusal = (line.get("ctx") or {}).get("error")
+        if isinstance(refusal, Refusal):
+            mistakes = [(loc + r.at, r.value, r.allowed) for r in refusal.refusals]
+        elif kind == "extra_forbidden":
+            cls = _model_at(loc[:-1])
+            keys = tuple(cls.model_fields) + (tuple(SECRET_KEYS) if cls is StackConfig else ())
+            mistakes = [(loc, line["input"], _known_keys(keys, str(loc[-1])))]
+        elif kind == "missing":
+            cls = _model_at(loc[:-1])
+            field = cls.model_fields[str(loc[-1])] if cls is not None else None
+            marks = [m for m in (field.metadata if field else ()) if isinstance(m, Required)]
+            mistakes = [(loc, None, marks[0].allowed if marks else "a value (required)")]
+        else:  # a type the field readers did not cover: pydantic's own words
+            mistakes = [(loc, line["input"], line["msg"])]
+        found += [
+            ConfigError(_key(at), value, allowed, context=_context(at, raw))
+            for at, value, allowed in mistakes
+        ]
     return found
-
-
-def _storage(raw: Mapping[str, Any]) -> StorageConfig:
-    section = _section(raw, "storage")
-    return StorageConfig(
-        s3_endpoint=_optional_str(section["s3_endpoint"], "storage.s3_endpoint"),
-        aws_region=_optional_str(section["aws_region"], "storage.aws_region"),
-        models_volume_claim=_optional_str(section["models_volume_claim"], "storage.models_volume_claim"),
-    )
-
-
-def _model_entries(raw: Mapping[str, Any]) -> list[Any]:
-    models_raw = raw.get("models")
-    if isinstance(models_raw, str):
-        with contextlib.suppress(yaml.YAMLError):
-            models_raw = decode_text(models_raw)
-    if not isinstance(models_raw, list) or not models_raw:
-        raise ConfigError("models", models_raw, "a non-empty list of model entries (app_name, model, ...)")
-    return models_raw
 
 
 def parse(
@@ -1180,85 +1323,43 @@ def parse(
 ) -> StackConfig:
     """Validate raw stack settings (keys without the namespace) into a StackConfig, or raise ConfigError.
 
-    Every independent setting is checked, so one run reports every mistake of the stack: one mistake is
-    a ConfigError, several a ConfigErrors listing them in order. `gcp` is the GCP provider's own config
-    (project, region, zone): honoured rather than duplicated.
+    Every setting is checked in one pass, so one run reports every mistake of the stack: one mistake is a
+    ConfigError, several a ConfigErrors listing them in order: an entry's storage and host are checked
+    against the storage and istio sections whenever those are valid, and names are compared across
+    entries once every entry is valid. `gcp` is the GCP
+    provider's own config (project, region, zone): honoured rather than duplicated.
     """
     secrets = {k: v for k, v in (secrets or {}).items() if v is not None}
-    mistakes = _Mistakes()
-    check = mistakes.check
-    for key, value in raw.items():
-        check(_top_level_key, key, value)
-    namespace = check(_namespace, raw)
-    environment = raw.get("environment", DEFAULTS["environment"])
-    environment = check(_choice, environment, "environment", ENVIRONMENTS)
-    operator = check(_operator, raw)
-    storage = check(_storage, raw)
-    istio = check(_istio, raw)
-    cluster = check(_cluster, raw, gcp or {})
-    fuseml = check(_fuseml, raw)
-    entries = check(_model_entries, raw) or []
-    indexed = [(i, check(_model, entry, i)) for i, entry in enumerate(entries)]
-    models = [(i, model) for i, model in indexed if model is not None]
-    seen: dict[str, int] = {}
-    for i, model in models:
-        if model.app_name in seen:
-            mistakes.found.append(
-                ConfigError(
-                    f"models[{i}].app_name",
-                    model.app_name,
-                    f"a name not already used by models[{seen[model.app_name]}]",
-                )
-            )
-        seen.setdefault(model.app_name, i)
-        if storage is not None:
-            check(_check_storage, i, model, storage, secrets)
-        if istio is not None:
-            check(_check_host, i, model, istio)
-    mistakes.raise_any()
-    valid = tuple(model for _, model in models)
-    return StackConfig(
-        cluster=cluster,
-        namespace=namespace,
-        environment=environment,
-        operator=operator,
-        istio=istio,
-        storage=storage,
-        fuseml=fuseml,
-        models=valid,
-        credentials=secrets,
-        warnings=tuple(
-            f"{NAMESPACE}:models[{i}].batch_size (app {m.app_name!r}): {BATCH_AUTO_WARNING}"
-            for i, m in models
-            if m.batch_size == "auto"
-        ),
+    plain = [k for k in raw if k in SECRET_KEYS]
+    mistakes = [
+        ConfigError(key, "<hidden>", f"a secret: pulumi config set --secret {NAMESPACE}:{key}")
+        for key in plain
+    ]
+    context: dict[str, Any] = {"secrets": secrets, "gcp": gcp or {}}
+    for name, section in (("storage", StorageConfig), ("istio", IstioConfig)):
+        # What every model entry is checked against; a mistake in it is reported by the whole pass below.
+        with contextlib.suppress(ValidationError):
+            context[name] = section.model_validate(raw.get(name))
+    try:
+        stack = StackConfig.model_validate({k: v for k, v in raw.items() if k not in plain}, context=context)
+    except ValidationError as error:
+        mistakes += _config_errors(error, raw)
+    if mistakes:
+        raise mistakes[0] if len(mistakes) == 1 else ConfigErrors(mistakes)
+    stack._credentials = secrets
+    stack._warnings = tuple(
+        f"{NAMESPACE}:models[{i}].batch_size (app {m.app_name!r}): {BATCH_AUTO_WARNING}"
+        for i, m in enumerate(stack.models)
+        if m.batch_size == "auto"
     )
+    return stack
 
 
-def _manifests(value: Any) -> str | None:
-    """A kustomize folder: a local directory that exists, or a git URL in the form pulumi-kubernetes reads."""
-    source = _optional_str(value, "operator.manifests")
-    if source is None:
-        return None
-    if "://" in source:
-        if not _GIT_TREE_URL.fullmatch(source):
-            raise ConfigError(
-                "operator.manifests",
-                source,
-                "a local folder or a git URL https://<host>/<owner>/<repo>/tree/<tag or commit>/<folder>",
-            )
-        return source
-    from pathlib import Path
-
-    if not (Path(source) / "kustomization.yaml").is_file():
-        raise ConfigError("operator.manifests", source, "a local folder holding a kustomization.yaml")
-    return str(Path(source).resolve())
-
-
-#: pulumi-kubernetes hands a non-local kustomize directory to the SDK's git helper, which takes the ref
-#: from a `/tree/<ref>/` path segment (sdk/go/common/util/gitutil/git.go,
-#: GetGitReferenceNameOrHashAndSubDirectory); a `?ref=` query is not read at all.
-_GIT_TREE_URL = re.compile(r"https://[^/\s]+/[^/\s]+/[^/\s]+/tree/[^/\s]+(/[^\s]+)?")
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of the namespace's plain settings (what an editor or a CI linter can check)."""
+    schema = StackConfig.model_json_schema()
+    schema["title"] = f"{NAMESPACE} stack settings"
+    return schema
 
 
 #: Keys read with `get_object` (structured values); the rest are plain strings.
@@ -1272,14 +1373,14 @@ def load() -> StackConfig:
 
     config = pulumi.Config(NAMESPACE)
     raw: dict[str, Any] = {}
-    for key in (*DEFAULTS, "models"):
+    for key in StackConfig.model_fields:
         value = config.get_object(key) if key in OBJECT_KEYS else config.get(key)
         if value is not None:
             raw[key] = value
     # Every key the stack sets in this namespace, so that a typo (`namepsace`) is refused, not ignored.
     prefix = f"{NAMESPACE}:"
     given = {name[len(prefix) :] for name in {**get_config_env(), **CONFIG.get()} if name.startswith(prefix)}
-    for key in sorted(given - {*DEFAULTS, "models", *SECRET_KEYS}):
+    for key in sorted(given - {*StackConfig.model_fields, *SECRET_KEYS}):
         raw[key] = config.get(key)
     # Pulumi.yaml cannot declare the secret keys (the CLI refuses a plain default for one), so the CLI no
     # longer insists they are encrypted: this does, as `raw` would for any other source.

@@ -1,1 +1,1 @@
-"""FuseML serving policy pack; rules.py holds the checks, __main__.py only serves them to Pulumi."""
+"""FuseML serving policy pack: rules/ holds the checks by subject, __main__.py only serves them to Pulumi."""

@@ -3,7 +3,7 @@
 Why: reviewers (and CI) need the policy pack's verdict on a stack change without a Pulumi CLI, cloud
 credentials, a cluster or the network. The review runs the real program in-process with the stack's
 `Pulumi.<stack>.yaml` (secure values stay placeholders, never decrypted), feeds the planned resources to
-the very rules the policy pack serves (policies/rules.py), prints one table of verdicts and writes the
+the very rules the policy pack serves (policies/rules/), prints one table of verdicts and writes the
 planned Kubernetes objects plus a resource tree for reading.
 
     python -m policies.review --stack dev [--out DIR] [--config policy-config.json] [--root DIR]

@@ -161,7 +161,7 @@ BAD_MODELS = [
         "a Kubernetes quantity",
     ),
     ({"resources": "[1]"}, "models[0].resources", "an object {requests"),
-    ({"resources": {"request": {}}}, "models[0].resources.request", "requests or limits"),
+    ({"resources": {"request": {}}}, "models[0].resources.request", "one of the keys requests, limits"),
     (
         {"resources_limits": {"gpu.intel.com/i915": "0.5"}},
         "models[0].resources_limits.gpu.intel.com/i915",
@@ -218,7 +218,7 @@ def test_local_path_needs_a_volume_claim() -> None:
 
 def test_duplicate_app_names_are_refused() -> None:
     message = error(raw(model(), model(model="gs://bucket/other")))
-    assert message.startswith("fuseml-serving:models[1].app_name: got 'resnet'")
+    assert message.startswith("fuseml-serving:models[1].app_name (app 'resnet'): got 'resnet'")
     assert "not already used by models[0]" in message
 
 
@@ -587,6 +587,7 @@ def test_a_latest_variant_tag_is_not_pinned() -> None:
 def test_a_key_holding_a_line_separator_is_shown_escaped_on_one_line() -> None:
     message = error(raw(model(resources={"req\x1cuests": {}})))
     assert message == (
-        "fuseml-serving:models[0].resources.req\\x1cuests (app 'resnet'): got {}; allowed: requests or limits"
+        "fuseml-serving:models[0].resources.req\\x1cuests (app 'resnet'): got {}; allowed: one of the keys "
+        "requests, limits (did you mean requests?)"
     )
     assert len(message.splitlines()) == 1

@@ -12,7 +12,7 @@ from typing import Any
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from components.config import ConfigError, parse, printable
+from components.config import NAMESPACE, ConfigError, parse, printable
 from offline.plan import engine_config, plan
 from offline.schemas import validate
 
@@ -110,9 +110,39 @@ TOP = st.fixed_dictionaries(
         "operator": mostly(
             st.fixed_dictionaries({}, optional={"install": st.sampled_from([True, "no", "off"])})
         ),
+        "istio": mostly(
+            st.fixed_dictionaries(
+                {"domain": mostly(st.sampled_from(["example.nip.io", "d" * 60 + ".io"]), TEXT)},
+                optional={
+                    "host_prefix": mostly(st.just("ovms"), TEXT),
+                    "gateway": mostly(st.just("a/b"), TEXT),
+                },
+            )
+        ),
+        "storage": mostly(st.fixed_dictionaries({"models_volume_claim": mostly(st.just("models"), JUNK)})),
+        "cluster": mostly(
+            st.fixed_dictionaries(
+                {},
+                optional={
+                    "mode": mostly(st.sampled_from(["existing", "create"])),
+                    "node_pool": mostly(
+                        st.fixed_dictionaries({}, optional={"min_nodes": NUMBERS, "max_nodes": NUMBERS})
+                    ),
+                },
+            )
+        ),
     },
 )
 SECRETS = {"aws_access_key_id": "id", "aws_secret_access_key": "key"}
+
+
+def reported(raw: dict[str, Any]) -> set[str]:
+    """The lines of the error a stack is refused with (none when it parses)."""
+    try:
+        parse(raw, SECRETS)
+    except ConfigError as error:
+        return {str(each) for each in error.errors}
+    return set()
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -124,6 +154,15 @@ def test_random_stacks_plan_or_fail_with_one_error_listing_every_mistake(
     entries: list[dict[str, Any]], top: dict[str, Any]
 ) -> None:
     raw = {**BASE, **top, "models": entries}
+    # Every mistake, not just some: what an entry or the stack-level settings get refused for on their
+    # own is refused, under the same key, when they meet in one stack.
+    alone = reported({**raw, "models": [{"app_name": "valid", "model": "gs://b/m"}]})
+    for i, entry in enumerate(entries):
+        prefix = f"{NAMESPACE}:models["
+        alone |= {
+            line.replace(f"{prefix}0]", f"{prefix}{i}]", 1) for line in reported({**raw, "models": [entry]})
+        }
+    assert alone <= reported(raw)
     try:
         parse(raw, SECRETS)
     except ConfigError as error:

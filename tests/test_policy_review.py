@@ -276,7 +276,7 @@ def program_with_known_secrets() -> Mapping[str, Any]:
     from components.program import build
 
     secrets = {key: pulumi.Output.secret(value) for key, value in KNOWN_SECRETS.items()}
-    return build(dataclasses.replace(load(), credentials=secrets))
+    return build(load().with_credentials(secrets))
 
 
 def test_review_never_prints_or_writes_a_secret(tmp_path: Path) -> None:

@@ -1,69 +1,72 @@
-"""Pulumi.yaml, the README and CI agree with the code: config keys, types, and the test command."""
+"""Pulumi.yaml, the README, the stack-file schema and CI agree with the code."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
+import jsonschema
+import pytest
 import yaml
 
-from components.config import DEFAULTS, MODEL_DEFAULTS, MODEL_REQUIRED, NAMESPACE, OBJECT_KEYS, SECRET_KEYS
+from components import reference
+from components.config import DEFAULTS, NAMESPACE, SECRET_KEYS, StackConfig
 from offline.plan import stack_file, stacks
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
 README = (ROOT / "README.md").read_text()
 DECLARED = {key.split(":", 1)[1]: spec for key, spec in PROJECT["config"].items()}
+SCHEMA = reference.stack_schema()
 
 
-def readme_table(first_header: str) -> dict[str, list[str]]:
-    """Rows of the README table whose first header cell is `first_header`, keyed by the first cell."""
-    rows: dict[str, list[str]] = {}
-    lines = README.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith(f"| {first_header} |"))
-    for line in lines[start + 2 :]:
-        if not line.startswith("|"):
-            break
-        cells = [c.strip() for c in re.split(r"(?<!\\)\|", line)[1:-1]]
-        rows[cells[0].strip("`")] = cells[1:]
-    return rows
+def test_generated_files_are_current() -> None:
+    for path, text in reference.generated().items():
+        assert path.read_text() == text, f"{path.name} is stale: run python -m components.reference"
+    assert reference.main(["--check"]) == 0
 
 
-def test_pulumi_yaml_declares_every_plain_key_the_program_reads_with_a_default() -> None:
+def test_pulumi_yaml_declares_every_plain_key_with_a_default() -> None:
     # The CLI requires, in every stack, each declared key without a default, and refuses a plain default
     # for a secret key (pulumi pkg/v3 workspace/config.go, mergeConfig and validateStackConfigValue): so
     # every declared key has a default and the secret keys are documented but not declared.
     assert PROJECT["name"] == NAMESPACE and PROJECT["runtime"]["name"] == "python"
-    assert set(DECLARED) == {*DEFAULTS, "models"}
+    assert list(DECLARED) == list(StackConfig.model_fields)
+    assert not set(DECLARED) & set(SECRET_KEYS)
     for key, spec in DECLARED.items():
-        assert spec.get("description"), key
-        expected = "array" if key == "models" else "object" if key in OBJECT_KEYS else "string"
-        assert spec["type"] == expected, key
-        assert "secret" not in spec, key
-        # An empty object or list means "the program's defaults"; a string states the program's own.
-        expected_default = [] if key == "models" else {} if key in OBJECT_KEYS else DEFAULTS[key]
-        assert spec["default"] == expected_default, key
+        assert spec["description"] and "default" in spec, key
+    assert (DECLARED["namespace"]["default"], DECLARED["cluster"]["default"]) == (DEFAULTS["namespace"], {})
 
 
-def test_readme_config_reference_matches_pulumi_yaml() -> None:
-    table = readme_table("key")
-    assert set(table) == {*DECLARED, *SECRET_KEYS}
-    for key, (type_, _default, _meaning) in table.items():
-        declared = f"{DECLARED[key]['type']}" if key in DECLARED else "string (secret)"
-        assert type_ == declared, key
-
-
-def test_readme_model_reference_matches_the_model_keys() -> None:
-    table = readme_table("key | default")
-    assert list(table) == [*MODEL_REQUIRED, *MODEL_DEFAULTS]
-
-
-def test_stack_files_use_declared_keys_only() -> None:
+def test_every_shipped_stack_file_fits_the_stack_schema() -> None:
+    jsonschema.Draft202012Validator.check_schema(SCHEMA)
     for stack in stacks():
-        config = yaml.safe_load(stack_file(stack).read_text())["config"]
-        ours = [k.split(":", 1)[1] for k in config if k.startswith(f"{NAMESPACE}:")]
-        assert set(ours) <= {*DECLARED, *SECRET_KEYS}, stack
-        assert all(k.startswith((f"{NAMESPACE}:", "gcp:")) for k in config), stack
+        document = yaml.safe_load(stack_file(stack).read_text())
+        jsonschema.validate(document, SCHEMA, cls=jsonschema.Draft202012Validator)
+
+
+@pytest.mark.parametrize(
+    ("config", "path"),
+    [
+        ({"fuseml-serving:namepsace": "x"}, "config"),
+        ({"fuseml-serving:models": [{"app_name": "a", "model": "gs://b/m", "nirq": 4}]}, "nirq"),
+        ({"fuseml-serving:models": [{"model": "gs://b/m"}]}, "app_name"),
+        ({"fuseml-serving:istio": {"domain": "d.io", "create_gateway": "maybe"}}, "create_gateway"),
+        ({"fuseml-serving:aws_secret_access_key": "plain"}, "aws_secret_access_key"),
+    ],
+)
+def test_the_stack_schema_flags_what_the_program_refuses(config: dict, path: str) -> None:
+    with pytest.raises(jsonschema.ValidationError) as raised:
+        jsonschema.validate({"config": config}, SCHEMA, cls=jsonschema.Draft202012Validator)
+    assert path in str(raised.value)
+
+
+def test_the_readme_names_every_key_once() -> None:
+    table = re.findall(r"^\| `([^`]+)` \|", README, flags=re.MULTILINE)
+    for key in [*StackConfig.model_fields, *SECRET_KEYS]:
+        assert f"| `{key}` |" in README, key
+    assert "| `cluster.node_pool.machine_type` |" in README and "| `adopt` |" in README
+    assert len(table) == len(set(table)) or "policy" in README
 
 
 def test_ci_runs_the_readme_test_command() -> None:
