@@ -954,6 +954,125 @@ class Resources(Settings):
 _DEFAULT_RESOURCES = Resources(requests={"cpu": "1", "memory": "1Gi"})
 
 
+#: Settings of a server's deployment, shared by a model entry (its own server) and a `servers` entry.
+ImageTag = Annotated[str, BeforeValidator(_image_tag)]
+LogLevel = Annotated[Literal["TRACE", "DEBUG", "INFO", "WARNING", "ERROR"], _one_of(LOG_LEVELS, str.upper)]
+Replicas = Annotated[int, _integer(1)]
+ExtraLimits = Annotated[
+    dict[str, str] | None, BeforeValidator(_resource_map, json_schema_input_type=_QUANTITIES)
+]
+
+BACKENDS = ("auto", "ovms", "kserve", "seldon", "modelmesh")
+#: The format vocabulary (modelstore's, which detects them); `auto` reads the model's MLmodel file.
+FORMATS = (
+    "auto",
+    "openvino",
+    "onnx",
+    "tensorflow",
+    "keras",
+    "sklearn",
+    "xgboost",
+    "lightgbm",
+    "pytorch",
+    "mlflow",
+)
+#: Model settings only OpenVINO Model Server reads; another backend refuses them, naming both.
+OVMS_SETTINGS = (
+    "ovms_image_tag",
+    "nireq",
+    "plugin_config",
+    "batch_size",
+    "shape",
+    "target_device",
+    "layout",
+    "model_version_policy",
+)
+#: What a model on a shared server (`server:`) takes from that server instead.
+SERVER_SETTINGS = ("ovms_image_tag", "loglevel", "replicas", "resources", "resources_limits")
+
+
+def _resolved_resources(entry: ModelConfig | ServerConfig) -> Resources:
+    """Requests and limits, as Kubernetes reads them: a limit without a request makes the request equal.
+
+    With neither key, the defaults apply, and limits default to the requests (Guaranteed QoS keeps OVMS
+    latency steady). An error names the key the user wrote, `resources.limits` or `resources_limits`.
+    """
+    given = {"resources", "resources_limits"} & entry.model_fields_set
+    defaults = _DEFAULT_RESOURCES.requests
+    limits, limits_from = {}, {}
+    sources = [(("resources", "limits"), entry.resources.limits)]
+    sources.append((("resources_limits",), entry.resources_limits or {}))
+    for source, values in sources:
+        for name, quantity in values.items():
+            limits[name], limits_from[name] = quantity, source
+    if "resources" in entry.model_fields_set:
+        requests = dict(entry.resources.requests)
+    else:
+        requests = {} if given else dict(defaults)
+    for name in CORE_RESOURCES:
+        requests.setdefault(name, limits.get(name, defaults[name]))
+    for name, quantity in requests.items():
+        if name not in limits:
+            limits[name], limits_from[name] = quantity, ("resources", "requests")
+    devices = [n for n in limits if n not in CORE_RESOURCES]
+    if len(devices) > 1:
+        raise Refusal(
+            limits[devices[1]],
+            f"no second device beside {devices[0]}: the ModelServer CRD holds one xpu_device",
+            *limits_from[devices[1]],
+            devices[1],
+        )
+    refused = []
+    for name in devices:
+        # Kubernetes refuses a Pod whose extended-resource request differs from its limit.
+        if name in requests and requests[name] != limits[name]:
+            equal = (
+                f"the device request ({requests[name]}): Kubernetes wants a device's request and limit equal"
+            )
+            refused.append(Refusal(limits[name], equal, *limits_from[name], name))
+    for name in CORE_RESOURCES:
+        if _quantity_value(requests[name]) > _quantity_value(limits[name]):
+            at_least = f"at least the request ({requests[name]})"
+            refused.append(Refusal(limits[name], at_least, *limits_from[name], name))
+    _raise_all(refused)
+    return Resources.model_construct(requests=requests, limits=limits)
+
+
+class ServerConfig(Settings):
+    """An OpenVINO Model Server shared by several models (OVMS multi-model mode, one config.json)."""
+
+    name: Annotated[str, BeforeValidator(_app_name), Required("a DNS label naming the server (required)")]
+    """DNS label of at most 48 chars; names the `ovms-<name>` objects and the server's host
+    `<name>.<host_prefix>.<domain>`; models choose it with `server: <name>`."""
+    ovms_image_tag: ImageTag = "2024.0"
+    """As a model's `ovms_image_tag`."""
+    loglevel: LogLevel = "INFO"
+    """OVMS log level."""
+    replicas: Replicas = 1
+    """Server replicas."""
+    resources: Resources = Field(default_factory=lambda: _DEFAULT_RESOURCES)
+    """As a model's `resources`."""
+    resources_limits: ExtraLimits = None
+    """As a model's `resources_limits`."""
+
+    @property
+    def requests(self) -> dict[str, str]:
+        return self.resources.requests
+
+    @property
+    def limits(self) -> dict[str, str]:
+        return self.resources.limits
+
+    @property
+    def resource_name(self) -> str:
+        """The name of the server's ModelServer, ConfigMap, Service and VirtualService."""
+        return RESOURCE_PREFIX + self.name
+
+    @model_validator(mode="after")
+    def _as_served(self) -> ServerConfig:
+        return self.model_copy(update={"resources": _resolved_resources(self)})
+
+
 class ModelConfig(Settings):
     """One served model; the keys are the OVMS predictor step's input names, the values already in the
     types the ModelServer CRD wants."""
@@ -968,16 +1087,22 @@ class ModelConfig(Settings):
     model: Annotated[str, BeforeValidator(_model_url), Required("the model URL (required)")]
     """`s3://`, `gs://`, `az://` (Blob) or `azfs://` (Files) URL with a bucket (OVMS reads no `azure://`),
     or an absolute local path under `/models` (the mounted `storage.models_volume_claim`)."""
+    backend: Annotated[Literal[BACKENDS], _one_of(BACKENDS, str.lower)] = "auto"
+    """Which system serves the model: `ovms`, `kserve`, `seldon` or `modelmesh` (see "Backends"); `auto`
+    picks the fastest one for its format on Intel CPUs and says which and why."""
+    format: Annotated[Literal[FORMATS], _one_of(FORMATS, str.lower)] = "auto"
+    """The model's format; `auto` reads the MLmodel file (or the IR/ONNX files) from the store with the
+    stack's credentials."""
+    server: Annotated[str | None, _matching(_DNS_LABEL, "the name of an entry of servers")] = None
+    """Serve on this shared OVMS server (an entry of `servers`) instead of a server of its own."""
     model_name: Annotated[
         str, _matching(re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*"), "letters, digits, '_', '.', '-'")
     ] = "default"
     """The name in the prediction API."""
-    ovms_image_tag: Annotated[str, BeforeValidator(_image_tag)] = "2024.0"
+    ovms_image_tag: ImageTag = "2024.0"
     """A pinned tag of `openvino/model_server` (`latest` refused), at most `2026.2` (2026.3 dropped the
     TensorFlow Serving API and a flag the operator 1.2.0 passes); `-gpu` variant for a GPU device."""
-    loglevel: Annotated[
-        Literal["TRACE", "DEBUG", "INFO", "WARNING", "ERROR"], _one_of(LOG_LEVELS, str.upper)
-    ] = "INFO"
+    loglevel: LogLevel = "INFO"
     """OVMS log level."""
     nireq: Annotated[int | None, _integer(1)] = None
     """Parallel inference requests (positive integer); unset, OVMS's default."""
@@ -1017,15 +1142,20 @@ class ModelConfig(Settings):
     ] = None
     """`{"all": {}}`, `{"latest": {"num_versions": N}}` or `{"specific": {"versions": [..]}}`; unset, the
     latest version."""
-    replicas: Annotated[int, _integer(1)] = 1
+    replicas: Replicas = 1
     """Server replicas (positive integer)."""
     resources: Resources = _DEFAULT_RESOURCES
     """`{requests: {...}, limits: {...}}` of Kubernetes quantities; limits default to the requests (a limit
     without a request sets the request, as in Kubernetes)."""
-    resources_limits: Annotated[
-        dict[str, str] | None, BeforeValidator(_resource_map, json_schema_input_type=_QUANTITIES)
-    ] = None
+    resources_limits: ExtraLimits = None
     """Extra limits, e.g. `{gpu.intel.com/i915: 1}` (one extended device at most: the CRD has one)."""
+    runtime: Annotated[str | None, _matching(_DNS_LABEL, "a ServingRuntime name (a DNS label)")] = None
+    """kserve, modelmesh: the ServingRuntime to use; unset, the one the backend picks for the format."""
+    runtime_version: Annotated[str | None, _matching(_IMAGE_TAG, "an image tag such as 2.6.0")] = None
+    """kserve, seldon: the runtime image's tag (FuseML's kserve step input); unset, the runtime's own."""
+    protocol_version: Annotated[Literal["v1", "v2"] | None, _one_of(("v1", "v2"), str.lower)] = None
+    """kserve: the inference protocol (v1 TensorFlow-Serving style, v2 open inference); unset, the
+    runtime's default."""
     prediction_type: Annotated[
         Literal["predict", "classify", "regress"], _one_of(PREDICTION_TYPES, str.lower)
     ] = "predict"
@@ -1073,64 +1203,44 @@ class ModelConfig(Settings):
                 "ovms_image_tag",
             ))  # fmt: skip
         try:
-            resources = self._resolved()
+            resources = _resolved_resources(self)
         except Refusal as refusal:
             refused += refusal.refusals
         _raise_all(refused)
         return self.model_copy(update={"resources": resources})
 
-    def _resolved(self) -> Resources:
-        """Requests and limits, as Kubernetes reads them: a limit without a request makes the request equal.
 
-        With neither key, the defaults apply, and limits default to the requests (Guaranteed QoS keeps OVMS
-        latency steady). An error names the key the user wrote, `resources.limits` or `resources_limits`.
-        """
-        given = {"resources", "resources_limits"} & self.model_fields_set
-        defaults = _DEFAULT_RESOURCES.requests
-        limits, limits_from = {}, {}
-        sources = [(("resources", "limits"), self.resources.limits)]
-        sources.append((("resources_limits",), self.resources_limits or {}))
-        for source, values in sources:
-            for name, quantity in values.items():
-                limits[name], limits_from[name] = quantity, source
-        requests = dict(self.resources.requests) if given else dict(defaults)
-        if "resources" not in self.model_fields_set:
-            requests = {} if given else dict(defaults)
-        for name in CORE_RESOURCES:
-            requests.setdefault(name, limits.get(name, defaults[name]))
-        for name, quantity in requests.items():
-            if name not in limits:
-                limits[name], limits_from[name] = quantity, ("resources", "requests")
-        devices = [n for n in limits if n not in CORE_RESOURCES]
-        if len(devices) > 1:
-            raise Refusal(
-                limits[devices[1]],
-                f"no second device beside {devices[0]}: the ModelServer CRD holds one xpu_device",
-                *limits_from[devices[1]],
-                devices[1],
-            )
-        refused = []
-        for name in devices:
-            # Kubernetes refuses a Pod whose extended-resource request differs from its limit.
-            if name in requests and requests[name] != limits[name]:
-                refused.append(
-                    Refusal(
-                        limits[name],
-                        f"the device request ({requests[name]}): Kubernetes wants a device's request and "
-                        "limit equal",
-                        *limits_from[name],
-                        name,
-                    )
-                )
-        for name in CORE_RESOURCES:
-            if _quantity_value(requests[name]) > _quantity_value(limits[name]):
-                refused.append(
-                    Refusal(
-                        limits[name], f"at least the request ({requests[name]})", *limits_from[name], name
-                    )
-                )
-        _raise_all(refused)
-        return Resources.model_construct(requests=requests, limits=limits)
+def _servers(value: Any) -> list[Any]:
+    servers = _decoded(value, "a list of servers {name, ovms_image_tag, ...}")
+    if not isinstance(servers, list):
+        raise Refusal(value, "a list of servers {name, ovms_image_tag, ...}")
+    return servers
+
+
+def _pinned_tag(tag: Any) -> str:
+    if not isinstance(tag, str) or not _IMAGE_TAG.fullmatch(tag) or tag.lower().startswith("latest"):
+        raise Refusal(tag, "a pinned image tag such as 2024.0 (not latest)")
+    return tag
+
+
+class KServeConfig(Settings):
+    """KServe: the OpenVINO Model Server runtime this stack can install for it."""
+
+    openvino_runtime: Annotated[bool, BeforeValidator(_bool)] = False
+    """Install the `kserve-openvino` ClusterServingRuntime (OVMS under KServe, for OpenVINO IR and ONNX);
+    leave false when the cluster's KServe already has it."""
+    openvino_image_tag: Annotated[str, BeforeValidator(_pinned_tag)] = "2025.1"
+    """The `openvino/model_server` tag of that runtime (no operator in the way, so past 2026.2 too)."""
+
+
+class SeldonConfig(Settings):
+    """Seldon Core: where its Istio gateway exposes deployments."""
+
+    gateway: Annotated[str, BeforeValidator(_gateway)] = "seldon"
+    """The Istio Gateway Seldon routes deployments through: a bare name lives in the servers' namespace
+    (FuseML's installer creates `seldon` there), or <namespace>/<name>."""
+    host_prefix: Annotated[str, _matching(_DNS_LABEL, "a DNS label")] = "seldon"
+    """A Seldon model's host is <app_name>.<host_prefix>.<domain> (FuseML's seldon gateway, *.seldon)."""
 
 
 def _entries(value: Any) -> list[Any]:
@@ -1159,6 +1269,12 @@ class StackConfig(Settings):
     """Non-secret model storage settings."""
     fuseml: FusemlConfig = _section()
     """FuseML registration."""
+    kserve: KServeConfig = _section()
+    """KServe settings."""
+    seldon: SeldonConfig = _section()
+    """Seldon Core settings."""
+    servers: Annotated[list[ServerConfig], BeforeValidator(_servers)] = Field(default_factory=list)
+    """Shared OpenVINO Model Servers, each serving several models from one config.json."""
     models: Annotated[list[ModelConfig], BeforeValidator(_entries)] = Field(
         default_factory=list, validate_default=True
     )
@@ -1199,12 +1315,48 @@ class StackConfig(Settings):
     def _across(self) -> StackConfig:
         """What only the whole stack can tell: app names unique across its models."""
         refused: list[Refusal] = []
+        servers: dict[str, int] = {}
+        for j, server in enumerate(self.servers):
+            if server.name in servers:
+                used = f"a name not already used by servers[{servers[server.name]}]"
+                refused.append(Refusal(server.name, used, "servers", j, "name"))
+            servers.setdefault(server.name, j)
         seen: dict[str, int] = {}
+        served: dict[tuple[str, str], int] = {}
         for i, model in enumerate(self.models):
             if model.app_name in seen:
                 used = f"a name not already used by models[{seen[model.app_name]}]"
                 refused.append(Refusal(model.app_name, used, "models", i, "app_name"))
             seen.setdefault(model.app_name, i)
+            if model.app_name in servers:
+                clash = (
+                    f"a name no server uses: servers[{servers[model.app_name]}] also names "
+                    f"{RESOURCE_PREFIX}{model.app_name}"
+                )
+                refused.append(Refusal(model.app_name, clash, "models", i, "app_name"))
+            if model.server is None:
+                continue
+            if model.server not in servers:
+                known = ", ".join(servers) or "none: add one to servers"
+                refused.append(
+                    Refusal(model.server, f"the name of an entry of servers ({known})", "models", i, "server")
+                )
+                continue
+            if model.backend not in ("auto", "ovms"):
+                only = f"ovms or auto: a shared server (server: {model.server}) is an OpenVINO Model Server"
+                refused.append(Refusal(model.backend, only, "models", i, "backend"))
+            for key in SERVER_SETTINGS:
+                if key in model.model_fields_set:
+                    there = (
+                        f"nothing: a model on server {model.server} takes {key} from "
+                        f"servers[{servers[model.server]}]"
+                    )
+                    refused.append(Refusal(getattr(model, key), there, "models", i, key))
+            name = (model.server, model.model_name)
+            if name in served:
+                unique = f"a model_name not already served by server {model.server} (models[{served[name]}])"
+                refused.append(Refusal(model.model_name, unique, "models", i, "model_name"))
+            served.setdefault(name, i)
         _raise_all(refused)
         return self
 
@@ -1363,7 +1515,7 @@ def json_schema() -> dict[str, Any]:
 
 
 #: Keys read with `get_object` (structured values); the rest are plain strings.
-OBJECT_KEYS = ("cluster", "operator", "istio", "storage", "fuseml", "models")
+OBJECT_KEYS = ("cluster", "operator", "istio", "storage", "fuseml", "kserve", "seldon", "servers", "models")
 
 
 def load() -> StackConfig:

@@ -12,12 +12,14 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.backends import kserve, modelmesh, registry
+from components.backends.ovms import GCS_SECRET_KEY, GCS_SECRET_NAME
 from components.cluster import GkeCluster
 from components.config import LABEL_VALUE, LABEL_VALUE_MAX, POOL_LABEL, ConfigError, ModelConfig, StackConfig
 from components.config import gateway_ref as config_gateway_ref
-from components.model_server import GCS_SECRET_KEY, GCS_SECRET_NAME, ModelServer, RegistrationArgs
 from components.operator import OvmsOperator
 from components.route import API_VERSION as ISTIO_API_VERSION
+from components.serving import Detect, Plan, RegistrationArgs, notices, plans
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/part-of": "fuseml-serving"}
 
@@ -54,10 +56,18 @@ def run() -> None:
         pulumi.export(name, value)
 
 
-def build(cfg: StackConfig) -> dict[str, Any]:
-    """Register every resource of the stack and return its outputs (the caller exports them)."""
+def build(cfg: StackConfig, detect: Detect | None = None) -> dict[str, Any]:
+    """Register every resource of the stack and return its outputs (the caller exports them).
+
+    `detect` reads a model's format from its store (default: modelstore with the stack's credentials);
+    every model's backend is decided, and refused if it cannot serve the model, before anything exists.
+    """
     project, stack = pulumi.get_project(), pulumi.get_stack()
     workflow = workflow_label(cfg, project, stack)
+    backends = registry()
+    planned = plans(cfg, backends, detect or store_detector(cfg))
+    for line in notices(cfg, planned, backends):
+        pulumi.log.warn(line)
     outputs: dict[str, Any] = {}
     if cfg.cluster.create:
         cluster = _cluster(cfg)
@@ -97,6 +107,20 @@ def build(cfg: StackConfig) -> dict[str, Any]:
                 opts=pulumi.ResourceOptions(provider=provider, depends_on=_all(prerequisites)),
             )
         )
+    used = {plan.backend for plan in planned.values()}
+    if cfg.kserve.openvino_runtime:
+        prerequisites.append(
+            kserve.openvino_runtime(
+                cfg.kserve.openvino_image_tag, dict(MANAGED_BY), pulumi.ResourceOptions(provider=provider)
+            )
+        )
+    if "modelmesh" in used:
+        mesh_models = [m for m in cfg.models if planned[m.app_name].backend == "modelmesh"]
+        prerequisites.append(
+            modelmesh.storage_config(
+                cfg, mesh_models, cfg.credentials, dict(MANAGED_BY), pulumi.ResourceOptions(provider=provider)
+            )
+        )
     ready = _all(prerequisites)
     gateway = _gateway(cfg, provider, ready)
     if gateway is not None:
@@ -105,6 +129,7 @@ def build(cfg: StackConfig) -> dict[str, Any]:
     # What every model's server shares, computed once rather than once per model.
     shared = {
         "namespace": cfg.namespace,
+        "stack": cfg,
         "storage": cfg.storage,
         "credentials": cfg.credentials,
         "node_affinity": node_affinity(cfg),
@@ -114,24 +139,52 @@ def build(cfg: StackConfig) -> dict[str, Any]:
     urls: dict[str, str] = {}
     inference_urls: dict[str, str] = {}
     for model in cfg.models:
-        url = urls[model.app_name] = cfg.prediction_url(model)
-        inference_urls[model.app_name] = cfg.inference_url(model)
-        ModelServer(
+        plan = planned[model.app_name]
+        backend = backends[plan.backend]
+        where = backend.urls(cfg, model, plan)
+        urls[model.app_name], inference_urls[model.app_name] = where.prediction, where.inference
+        backend(
             model.app_name,
             {
                 **shared,
                 "model": model,
+                "plan": plan,
+                "urls": where,
                 "labels": labels(cfg, model, workflow),
-                "host": cfg.host(model),
-                "prediction_url": url,
             },
             opts=pulumi.ResourceOptions(providers=[provider], depends_on=ready),
         )
     outputs["prediction_urls"] = urls
     outputs["inference_urls"] = inference_urls
+    outputs["serving"] = {app: _described(plan) for app, plan in planned.items()}
     if len(urls) == 1:
         outputs["prediction_url"] = next(iter(urls.values()))
     return outputs
+
+
+def _described(plan: Plan) -> dict[str, str]:
+    return {"backend": plan.backend, "format": plan.format, "runtime": plan.runtime, "why": plan.why}
+
+
+def store_detector(cfg: StackConfig) -> Detect:
+    """Read a model's format from its store with the stack's storage settings and plain credentials.
+
+    The credentials are the decrypted config values of this run (never a resource input): the Outputs
+    in cfg.credentials cannot be read while the program registers resources.
+    """
+    from pulumi.runtime.config import get_config
+
+    from components.config import NAMESPACE, SECRET_KEYS
+    from modelstore.detect import detect
+
+    credentials = {key: get_config(f"{NAMESPACE}:{key}") for key in SECRET_KEYS}
+    plain = {key: value for key, value in credentials.items() if value is not None}
+
+    def read(url: str) -> tuple[str, str]:
+        found = detect(url, plain, endpoint=cfg.storage.s3_endpoint, region=cfg.storage.aws_region)
+        return found.format, found.evidence
+
+    return read
 
 
 def _cluster(cfg: StackConfig) -> GkeCluster:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,23 @@ CRD_FILES = {
     ("intel.com", "ModelServer"): "intel.com_model_servers.yaml",
     ("networking.istio.io", "VirtualService"): "virtualservices.networking.istio.io.yaml",
     ("networking.istio.io", "Gateway"): "gateways.networking.istio.io.yaml",
+    ("serving.kserve.io", "InferenceService"): "serving.kserve.io_inferenceservices.yaml",
+    ("serving.kserve.io", "ClusterServingRuntime"): "serving.kserve.io_clusterservingruntimes.yaml",
+    ("machinelearning.seldon.io", "SeldonDeployment"): (
+        "customresourcedefinition_v1_seldondeployments.machinelearning.seldon.io.yaml"
+    ),
 }
+
+#: A line of Helm template control flow (`{{- if ... }}`): Seldon's CRD is kept as its chart's template.
+_TEMPLATE_LINE = re.compile(r"^\s*\{\{-.*\}\}\s*$")
+
+
+def crd_document(path: Path) -> dict[str, Any]:
+    """The apiextensions.k8s.io/v1 CRD of a file, which may be a Helm template of one (Seldon's): its
+    control-flow lines dropped, its quoted `{{ }}` values left as the strings they are."""
+    text = "\n".join(line for line in path.read_text().splitlines() if not _TEMPLATE_LINE.match(line))
+    documents = [d for d in yaml.safe_load_all(text) if d]
+    return next(d for d in documents if d.get("apiVersion") == "apiextensions.k8s.io/v1")
 
 
 def shared_dir() -> Path:
@@ -62,7 +79,7 @@ def strict(schema: Any) -> Any:
 def crd_schema(file_name: str, version: str, directory: str | None = None) -> dict[str, Any]:
     """The strict schema of one served version of a CRD file."""
     path = Path(directory) if directory else crd_dir()
-    document = yaml.safe_load((path / file_name).read_text())
+    document = crd_document(path / file_name)
     for served in document["spec"]["versions"]:
         if served["name"] == version:
             schema = strict(served["schema"]["openAPIV3Schema"])

@@ -42,6 +42,11 @@ VALUES: dict[str, st.SearchStrategy[Any]] = {
         st.sampled_from(["gs://bucket/model", "s3://bucket/m", "az://c/m", "azfs://s/m", "/models/m"]),
         st.sampled_from(["azure://c/m", "/data/m", "http://x/m"]),
     ),
+    "format": mostly(
+        st.sampled_from(["openvino", "onnx", "sklearn", "tensorflow", "mlflow"]),
+        st.sampled_from(["pickle", 3]),
+    ),
+    "backend": mostly(st.sampled_from(["auto", "ovms", "kserve", "seldon", "modelmesh"]), st.just("triton")),
     "model_name": mostly(st.sampled_from(["default", "resnet", "m-1"]), TEXT),
     "ovms_image_tag": mostly(
         st.sampled_from(["2024.0", "2023.3", "2022.1-gpu", "2026.2"]),
@@ -89,9 +94,11 @@ VALUES: dict[str, st.SearchStrategy[Any]] = {
     "adopt": mostly(st.booleans()),
 }
 
+#: Every entry names its format: `auto` would read the store, which a property test has none of.
+REQUIRED = ("app_name", "model", "format")
 ENTRIES = st.fixed_dictionaries(
-    {"app_name": VALUES["app_name"], "model": VALUES["model"]},
-    optional={key: strategy for key, strategy in VALUES.items() if key not in ("app_name", "model")},
+    {key: VALUES[key] for key in REQUIRED},
+    optional={key: strategy for key, strategy in VALUES.items() if key not in REQUIRED},
 )
 
 BASE = {
@@ -126,7 +133,12 @@ TOP = st.fixed_dictionaries(
                 optional={
                     "mode": mostly(st.sampled_from(["existing", "create"])),
                     "node_pool": mostly(
-                        st.fixed_dictionaries({}, optional={"min_nodes": NUMBERS, "max_nodes": NUMBERS})
+                        st.fixed_dictionaries(
+                            {
+                                "min_nodes": mostly(st.just(1), NUMBERS),
+                                "max_nodes": mostly(st.just(3), NUMBERS),
+                            }
+                        )
                     ),
                 },
             )
@@ -175,9 +187,18 @@ def test_random_stacks_plan_or_fail_with_one_error_listing_every_mistake(
             assert line.startswith(f"fuseml-serving:{printable(each.key)}") and "; allowed: " in line, line
         event(f"refused: {len(errors)} mistake(s), first {error.key.split('.')[-1]}")
         return
-    event("planned")
     config = engine_config({**raw, **SECRETS})
-    result = plan(config, secret_keys=[f"fuseml-serving:{k}" for k in SECRETS])
+    try:
+        result = plan(config, secret_keys=[f"fuseml-serving:{k}" for k in SECRETS])
+    except ConfigError as error:
+        # What only the backends can tell (a format or a setting one backend does not take): the same shape.
+        assert all(
+            line.startswith("fuseml-serving:models[") and "; allowed: " in line
+            for line in str(error).splitlines()
+        )
+        event(f"refused by the backends: {len(error.errors)} mistake(s)")
+        return
+    event("planned")
     for resource in result.resources:
         if resource.kubernetes_object:
             assert validate(resource.inputs) == [], resource.inputs

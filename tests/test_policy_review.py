@@ -285,7 +285,7 @@ def test_review_never_prints_or_writes_a_secret(tmp_path: Path) -> None:
     config = document["config"]
     config["fuseml-serving:storage"]["s3_endpoint"] = f"http://minio:{password}@mlflow-minio.mlflow:9000"
     config["fuseml-serving:models"].append(
-        {"app_name": "resnet50-ovms", "model": "gs://ovms-public-eu/resnet50"}
+        {"app_name": "resnet50-ovms", "model": "gs://ovms-public-eu/resnet50", "format": "openvino"}
     )
     config["fuseml-serving:aws_access_key_id"] = {"secure": CIPHERTEXTS[0]}
     config["fuseml-serving:aws_secret_access_key"] = {"secure": CIPHERTEXTS[1]}

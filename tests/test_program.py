@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from components.backends.ovms import GCS_SECRET_NAME
 from components.config import ConfigError
-from components.model_server import GCS_SECRET_NAME
 from offline.plan import Plan, PlannedResource, engine_config, plan, plan_stack_file, stacks
 from offline.schemas import crd_dir, crd_schema, validate
 from tests.stackfiles import configured
@@ -28,6 +28,7 @@ SEED_EXAMPLE = {
         {
             "app_name": "resnet50-ovms",
             "model": "gs://ovms-public-eu/resnet50-binary",
+            "format": "openvino",
             "resources": '{"requests": {"cpu": 1}}',
         }
     ],
@@ -62,6 +63,15 @@ def test_the_seed_example_plans_and_registers() -> None:
         "prediction_urls": {"resnet50-ovms": url},
         "prediction_url": url,
         "inference_urls": {"resnet50-ovms": v2},
+        "serving": {
+            "resnet50-ovms": {
+                "backend": "ovms",
+                "format": "openvino",
+                "runtime": "ovms",
+                "why": "openvino (format set in the stack): ovms is the fastest backend here that serves "
+                "openvino on Intel CPUs",
+            }
+        },
     }
     (server,) = result.of_type(MODEL_SERVER)
     assert server.inputs["metadata"]["name"] == "ovms-resnet50-ovms"
@@ -160,7 +170,7 @@ def test_crd_schema_conversion_is_strict() -> None:
 
 
 def test_secrets_stay_secret_in_state_and_outputs() -> None:
-    raw = {**SEED_EXAMPLE, "models": [{"app_name": "m", "model": "s3://bucket/m"}]}
+    raw = {**SEED_EXAMPLE, "models": [{"app_name": "m", "model": "s3://bucket/m", "format": "openvino"}]}
     secrets = {**SECRETS, "gcs_credentials": '{"private_key": "-----BEGIN PRIVATE KEY-----"}'}
     result = plan_raw(raw, secrets)
     (server,) = result.of_type(MODEL_SERVER)
@@ -350,7 +360,7 @@ def test_no_operator_install_when_relying_on_one() -> None:
 
 
 def test_one_application_per_model_and_none_without_registration() -> None:
-    models = [{"app_name": f"m{i}", "model": f"gs://bucket/m{i}"} for i in range(3)]
+    models = [{"app_name": f"m{i}", "model": f"gs://bucket/m{i}", "format": "onnx"} for i in range(3)]
     result = plan_raw({**SEED_EXAMPLE, "namespace": "serving", "models": models})
     apps = {a.inputs["name"]: a for a in result.of_type(APPLICATION)}
     assert sorted(apps) == ["m0", "m1", "m2"]
@@ -374,7 +384,7 @@ def test_one_application_per_model_and_none_without_registration() -> None:
 
 def test_dependency_chain_does_not_grow_with_models() -> None:
     def chain(count: int) -> int:
-        models = [{"app_name": f"m{i}", "model": f"gs://bucket/m{i}"} for i in range(count)]
+        models = [{"app_name": f"m{i}", "model": f"gs://bucket/m{i}", "format": "onnx"} for i in range(count)]
         raw = {**SEED_EXAMPLE, "istio": {"domain": "x.nip.io", "create_gateway": True}, "models": models}
         return plan_raw(raw, invokes=OPERATOR_MANIFESTS).longest_chain()
 

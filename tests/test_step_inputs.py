@@ -15,6 +15,13 @@ MODEL_URL = "s3://mlflow-artifacts/0/0123abcd/artifacts/model/ovms"
 #: Every model input FuseML can pass, with a valid raw string value for each.
 ALL_MODEL_INPUTS = {
     "FUSEML_MODEL": MODEL_URL,
+    "FUSEML_BACKEND": "auto",
+    "FUSEML_FORMAT": "openvino",
+    # FuseML passes "" for an input the workflow leaves out: these belong to other backends.
+    "FUSEML_SERVER": "",
+    "FUSEML_RUNTIME": "",
+    "FUSEML_RUNTIME_VERSION": "",
+    "FUSEML_PROTOCOL_VERSION": "",
     "FUSEML_MODEL_NAME": "cifar10",
     "FUSEML_OVMS_IMAGE_TAG": "2022.1",
     "FUSEML_LOGLEVEL": "DEBUG",
@@ -55,7 +62,9 @@ def read(env: dict[str, str], tmp_path: Path) -> inputs.StepInputs:
 
 def test_every_model_input_is_passed_through_unchanged(tmp_path: Path) -> None:
     got = read(step_env(**ALL_MODEL_INPUTS), tmp_path).raw["models"]
-    expected = {key.removeprefix("FUSEML_").lower(): value for key, value in ALL_MODEL_INPUTS.items()}
+    expected = {
+        key.removeprefix("FUSEML_").lower(): value for key, value in ALL_MODEL_INPUTS.items() if value
+    }
     assert got == [{"app_name": "cifar10-ovms", **expected}]
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from components.model_server import API_VERSION as MODELSERVER_API
+from components.backends.ovms import API_VERSION as MODELSERVER_API
 from components.route import API_VERSION as ISTIO_API
 from offline.plan import Plan, engine_config, plan
 from testbed.cluster import Cluster

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from components.model_server import REST_PORT
+from components.backends.ovms import REST_PORT
 from testbed.cluster import Cluster
 from testbed.engine import Engine
 from tests.e2e import stacks

@@ -1,0 +1,242 @@
+"""Backend `kserve`: a KServe InferenceService per model, with KServe's own runtimes and exposure.
+
+OpenVINO IR and ONNX run on OpenVINO Model Server through the `kserve-openvino` ClusterServingRuntime,
+which the stack installs when `kserve.openvino_runtime` is true; the other formats use the runtimes KServe
+ships. Credentials reach the storage initializer the way KServe reads them: a Secret (S3 keys, with
+KServe's S3 annotations) attached to a ServiceAccount that the predictor runs as.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.config import MODELS_MOUNT, ModelConfig, StackConfig, StorageConfig
+from components.serving import Backend, BackendArgs, Plan, Urls
+
+API_VERSION = "serving.kserve.io/v1beta1"
+KIND = "InferenceService"
+RUNTIME_API_VERSION = "serving.kserve.io/v1alpha1"
+#: KServe's OVMS runtime (kserve config/runtimes/kserve-openvino.yaml, v0.20.0), which KServe ships but
+#: neither its kustomization nor its chart installs, with an `openvino/model_server:replace` image: the
+#: stack installs it, under the same name, when kserve.openvino_runtime is true.
+OPENVINO_RUNTIME = "kserve-openvino"
+OPENVINO_IMAGE = "openvino/model_server"
+#: Our format word -> KServe's modelFormat name (the runtimes' supportedModelFormats names).
+MODEL_FORMATS = {
+    "openvino": "openvino",
+    "onnx": "onnx",
+    "tensorflow": "tensorflow",
+    "keras": "tensorflow",
+    "sklearn": "sklearn",
+    "xgboost": "xgboost",
+    "lightgbm": "lightgbm",
+    "pytorch": "mlflow",
+    "mlflow": "mlflow",
+}
+#: KServe's S3 Secret annotations (kserve pkg/credentials/s3/s3_secret.go); its data keys are the
+#: AWS_* names of the shipped config (config/configmap/inferenceservice.yaml, credentials.s3).
+S3_ENDPOINT = "serving.kserve.io/s3-endpoint"
+S3_USE_HTTPS = "serving.kserve.io/s3-usehttps"
+S3_REGION = "serving.kserve.io/s3-region"
+#: The key KServe reads a GCS service-account key from (kserve pkg/credentials/gcs/gcs_secret.go).
+GCS_KEY = "gcloud-application-credentials.json"
+
+
+class KServeModel(Backend):
+    """One model as a KServe InferenceService (and, for S3 or GCS, its Secret and ServiceAccount)."""
+
+    NAME = "kserve"
+    STATUS = "active upstream (CNCF incubating); the successor the OpenVINO operator points to"
+    #: The format -> the runtime that serves it (KServe v0.20.0 config/runtimes). PyTorch models from
+    #: MLflow are pickles, not TorchServe archives: MLServer's MLflow runtime (format mlflow) loads them.
+    FORMATS = {
+        "openvino": OPENVINO_RUNTIME,
+        "onnx": OPENVINO_RUNTIME,
+        "tensorflow": "kserve-tensorflow-serving",
+        "keras": "kserve-tensorflow-serving",
+        "sklearn": "kserve-sklearnserver",
+        "xgboost": "kserve-xgbserver",
+        "lightgbm": "kserve-lgbserver",
+        "pytorch": "kserve-mlserver",
+        "mlflow": "kserve-mlserver",
+    }
+    SETTINGS = ("runtime", "runtime_version", "protocol_version")
+    KIND = KIND
+    SCHEMES = ("s3", "gs", "")
+
+    @classmethod
+    def urls(cls, cfg: StackConfig, model: ModelConfig, plan: Plan) -> Urls:
+        """KServe's own host in its default (Knative) mode, `<name>.<namespace>.<domain>`: the predictor's
+        Knative host with `-predictor` stripped (kserve ingress_reconciler.go getServiceHost), as in the
+        tutorial's `cifar10-kserve.fuseml-workloads.<domain>`; the v1 and v2 paths of KServe's servers."""
+        host = f"{model.app_name}.{cfg.namespace}.{cfg.istio.domain}"
+        name = model.app_name
+        return Urls(
+            host,
+            f"http://{host}/v1/models/{name}:{model.prediction_type}",
+            f"http://{host}/v2/models/{name}/infer",
+        )
+
+    def object_name(self, args: BackendArgs) -> str:
+        # FuseML's kserve step names the InferenceService after the app, and the tutorial's URLs show it.
+        return args["model"].app_name
+
+    def objects(self, name: str, args: BackendArgs) -> list[pulumi.Resource]:
+        model, namespace = args["model"], args["namespace"]
+        made: list[pulumi.Resource] = []
+        account = _credentials(self, name, args, made)
+        made.append(
+            k8s.apiextensions.CustomResource(
+                f"{name}-server",
+                api_version=API_VERSION,
+                kind=KIND,
+                metadata={"name": model.app_name, "namespace": namespace, "labels": args["labels"]},
+                spec=spec(
+                    model,
+                    args["storage"],
+                    args["plan"].format,
+                    args["plan"].runtime,
+                    account,
+                    args["node_affinity"],
+                ),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=list(made)),
+            )
+        )
+        return made
+
+
+def spec(
+    model: ModelConfig,
+    storage: StorageConfig,
+    fmt: str,
+    runtime: str,
+    account: str | None,
+    node_affinity: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The InferenceService spec: the model's format, runtime, storage and resources."""
+    served: dict[str, Any] = {
+        "modelFormat": {"name": MODEL_FORMATS[fmt]},
+        "runtime": runtime,
+        "storageUri": storage_uri(model, storage),
+        "resources": {"requests": dict(model.requests), "limits": dict(model.limits)},
+    }
+    if model.protocol_version:
+        served["protocolVersion"] = model.protocol_version
+    if model.runtime_version:
+        served["runtimeVersion"] = model.runtime_version
+    predictor: dict[str, Any] = {"minReplicas": model.replicas, "model": served}
+    if account:
+        predictor["serviceAccountName"] = account
+    if node_affinity:
+        predictor["affinity"] = {"nodeAffinity": node_affinity}
+    return {"predictor": predictor}
+
+
+def storage_uri(model: ModelConfig, storage: StorageConfig) -> str:
+    """The model's URL as KServe's storage initializer reads it: a path on the claim is pvc://<claim>/..."""
+    if model.storage_scheme == "":
+        return f"pvc://{storage.models_volume_claim}/{model.model.removeprefix(MODELS_MOUNT + '/')}"
+    return model.model
+
+
+def _credentials(
+    parent: pulumi.Resource, name: str, args: BackendArgs, made: list[pulumi.Resource]
+) -> str | None:
+    """The ServiceAccount the predictor runs as, with a Secret of the keys its storage needs; None when the
+    storage needs none."""
+    model, namespace, credentials = args["model"], args["namespace"], args["credentials"]
+    account = f"{model.app_name}-kserve"
+    storage = args["storage"]
+    if model.storage_scheme == "s3":
+        annotations = {S3_USE_HTTPS: "1"}
+        if storage.s3_endpoint:
+            endpoint = urlsplit(storage.s3_endpoint)
+            annotations = {
+                S3_ENDPOINT: endpoint.netloc or storage.s3_endpoint,
+                S3_USE_HTTPS: "0" if endpoint.scheme == "http" else "1",
+            }
+        if storage.aws_region:
+            annotations[S3_REGION] = storage.aws_region
+        data = {
+            "AWS_ACCESS_KEY_ID": credentials["aws_access_key_id"],
+            "AWS_SECRET_ACCESS_KEY": credentials["aws_secret_access_key"],
+        }
+    elif model.storage_scheme == "gs" and credentials.get("gcs_credentials") is not None:
+        annotations, data = {}, {GCS_KEY: credentials["gcs_credentials"]}
+    else:
+        return None
+    secret = k8s.core.v1.Secret(
+        f"{name}-credentials",
+        metadata={
+            "name": account,
+            "namespace": namespace,
+            "labels": args["labels"],
+            "annotations": annotations,
+        },
+        string_data=data,
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    made.append(secret)
+    made.append(
+        k8s.core.v1.ServiceAccount(
+            f"{name}-account",
+            metadata={"name": account, "namespace": namespace, "labels": args["labels"]},
+            secrets=[{"name": account}],
+            opts=pulumi.ResourceOptions(parent=parent, depends_on=[secret]),
+        )
+    )
+    return account
+
+
+def openvino_runtime(image_tag: str, labels: dict[str, str], opts: pulumi.ResourceOptions) -> pulumi.Resource:
+    """The `kserve-openvino` ClusterServingRuntime: OVMS serving one model from KServe's /mnt/models.
+
+    KServe's own definition (v0.20.0 config/runtimes/kserve-openvino.yaml) with a pinned image: REST on
+    the predictor port 8080, gRPC on 9000, no polling (KServe restarts the pod for a new model).
+    """
+    return k8s.apiextensions.CustomResource(
+        "kserve-openvino-runtime",
+        api_version=RUNTIME_API_VERSION,
+        kind="ClusterServingRuntime",
+        metadata={"name": OPENVINO_RUNTIME, "labels": labels},
+        spec={
+            "annotations": {"prometheus.kserve.io/path": "/metrics", "prometheus.kserve.io/port": "8080"},
+            "supportedModelFormats": [
+                {"name": "openvino", "version": "10", "autoSelect": True, "priority": 1},
+                {"name": "onnx", "version": "1", "autoSelect": True, "priority": 2},
+                {"name": "tensorflow", "version": "1", "autoSelect": True, "priority": 3},
+            ],
+            "protocolVersions": ["v1", "v2", "grpc-v2"],
+            "multiModel": False,
+            "containers": [
+                {
+                    "name": "kserve-container",
+                    "image": f"{OPENVINO_IMAGE}:{image_tag}",
+                    "args": [
+                        "--model_name={{.Name}}",
+                        "--model_path=/mnt/models",
+                        "--port=9000",
+                        "--rest_port=8080",
+                        "--file_system_poll_wait_seconds=0",
+                    ],
+                    "ports": [{"containerPort": 8080, "protocol": "TCP"}],
+                    "resources": {
+                        "requests": {"cpu": "1", "memory": "2Gi"},
+                        "limits": {"cpu": "1", "memory": "2Gi"},
+                    },
+                    "securityContext": {
+                        "allowPrivilegeEscalation": False,
+                        "capabilities": {"drop": ["ALL"]},
+                        "privileged": False,
+                        "runAsNonRoot": True,
+                        "runAsUser": 5000,
+                    },
+                }
+            ],
+        },
+        opts=opts,
+    )

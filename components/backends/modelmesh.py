@@ -1,0 +1,141 @@
+"""Backend `modelmesh`: a ModelMesh InferenceService per model, co-located with others in shared runtimes.
+
+ModelMesh Serving places many models into a few runtime pods (the built-in ServingRuntimes: ovms-1.x for
+OpenVINO IR and ONNX, triton-2.x, mlserver-1.x) behind one Service, `modelmesh-serving`, speaking gRPC
+(8033) and, through its REST proxy, the v2 REST protocol (8008). It reads bucket credentials from the
+namespace's `storage-config` Secret, one JSON entry per storage key (seed 001, "storage-config").
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.config import ModelConfig, StackConfig, StorageConfig
+from components.serving import Backend, BackendArgs, Plan, Urls
+
+API_VERSION = "serving.kserve.io/v1beta1"
+KIND = "InferenceService"
+DEPLOYMENT_MODE = {"serving.kserve.io/deploymentMode": "ModelMesh"}
+SERVICE = "modelmesh-serving"
+GRPC_PORT = 8033
+REST_PORT = 8008
+STORAGE_SECRET = "storage-config"
+#: Our format word -> the modelFormat name the built-in runtimes declare (modelmesh-builtin-runtimes).
+MODEL_FORMATS = {
+    "openvino": "openvino_ir",
+    "onnx": "onnx",
+    "tensorflow": "tensorflow",
+    "keras": "keras",
+    "sklearn": "sklearn",
+    "xgboost": "xgboost",
+    "lightgbm": "lightgbm",
+}
+
+
+class ModelMeshModel(Backend):
+    """One model as a ModelMesh InferenceService, with an Istio route to the shared REST proxy."""
+
+    NAME = "modelmesh"
+    STATUS = (
+        "archived upstream: ModelMesh Serving's last release is 0.12.0 and it gets no fixes; KServe's "
+        "ModelMesh mode needs it installed as it is"
+    )
+    #: The format -> the built-in runtime (seed 001's framework-to-runtime mapping, with OVMS for IR and
+    #: ONNX, the fastest on Intel CPUs).
+    FORMATS = {
+        "openvino": "ovms-1.x",
+        "onnx": "ovms-1.x",
+        "tensorflow": "triton-2.x",
+        "keras": "triton-2.x",
+        "sklearn": "mlserver-1.x",
+        "xgboost": "mlserver-1.x",
+        "lightgbm": "mlserver-1.x",
+    }
+    SETTINGS = ("runtime",)
+    KIND = KIND
+    SCHEMES = ("s3",)
+    ROUTE = (SERVICE, REST_PORT)
+
+    def object_name(self, args: BackendArgs) -> str:
+        return args["model"].app_name
+
+    @classmethod
+    def urls(cls, cfg: StackConfig, model: ModelConfig, plan: Plan) -> Urls:
+        """REST v2 on the model's host (routed to the REST proxy); gRPC in the cluster."""
+        host = cfg.host(model)
+        v2 = f"http://{host}/v2/models/{model.app_name}/infer"
+        return Urls(host, v2, v2, f"grpc://{SERVICE}.{cfg.namespace}:{GRPC_PORT}")
+
+    def objects(self, name: str, args: BackendArgs) -> list[pulumi.Resource]:
+        model = args["model"]
+        bucket, _, path = model.model.removeprefix("s3://").partition("/")
+        return [
+            k8s.apiextensions.CustomResource(
+                f"{name}-server",
+                api_version=API_VERSION,
+                kind=KIND,
+                metadata={
+                    "name": model.app_name,
+                    "namespace": args["namespace"],
+                    "labels": args["labels"],
+                    "annotations": dict(DEPLOYMENT_MODE),
+                },
+                spec={
+                    "predictor": {
+                        "model": {
+                            "modelFormat": {"name": MODEL_FORMATS[args["plan"].format]},
+                            "runtime": args["plan"].runtime,
+                            "storage": {"key": storage_key(bucket), "path": path},
+                        }
+                    }
+                },
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+        ]
+
+
+def storage_key(bucket: str) -> str:
+    """The storage-config entry of a bucket."""
+    return f"s3-{bucket}"
+
+
+def storage_config(
+    cfg: StackConfig,
+    models: list[ModelConfig],
+    credentials: Mapping[str, pulumi.Input[str]],
+    labels: dict[str, str],
+    opts: pulumi.ResourceOptions,
+) -> pulumi.Resource:
+    """The namespace's `storage-config` Secret: one entry per bucket the ModelMesh models read.
+
+    Each entry is JSON holding the keys, built from the secret Outputs, so it stays a secret end to end.
+    """
+    buckets = sorted({m.model.removeprefix("s3://").partition("/")[0] for m in models})
+    keys = pulumi.Output.all(credentials["aws_access_key_id"], credentials["aws_secret_access_key"])
+    data = {
+        storage_key(bucket): keys.apply(lambda k, b=bucket: _entry(b, k, cfg.storage)) for bucket in buckets
+    }
+    return k8s.core.v1.Secret(
+        "modelmesh-storage-config",
+        metadata={"name": STORAGE_SECRET, "namespace": cfg.namespace, "labels": labels},
+        string_data=data,
+        opts=opts,
+    )
+
+
+def _entry(bucket: str, keys: list[str], storage: StorageConfig) -> str:
+    entry: dict[str, Any] = {
+        "type": "s3",
+        "access_key_id": keys[0],
+        "secret_access_key": keys[1],
+        "bucket": bucket,
+        "endpoint_url": storage.s3_endpoint or "https://s3.amazonaws.com",
+    }
+    if storage.aws_region:
+        entry["region"] = storage.aws_region
+    return json.dumps(entry)

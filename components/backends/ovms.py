@@ -1,0 +1,130 @@
+"""Backend `ovms`: one OpenVINO Model Server per model, through the OpenVINO operator's ModelServer CR."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.config import CORE_RESOURCES, OVMS_SETTINGS, STORAGE_TYPES, ModelConfig, StorageConfig
+from components.serving import Backend, BackendArgs
+
+API_VERSION = "intel.com/v1alpha1"
+KIND = "ModelServer"
+IMAGE = "openvino/model_server"
+GRPC_PORT = 8080
+REST_PORT = 8081
+#: The operator mounts the GCS key from a Secret of this fixed name (key `gcp-creds.json`), whatever the
+#: CR's gcp_creds_secret_name says, so the program creates it under exactly this name.
+GCS_SECRET_NAME = "gcpcreds"
+GCS_SECRET_KEY = "gcp-creds.json"
+
+
+class ModelServer(Backend):
+    """One model on its own OpenVINO Model Server: the operator's ModelServer CR, routed through Istio.
+
+    The operator can take S3 and Azure credentials only inline in the CR; they arrive here as Pulumi
+    secrets and the whole spec is an additional secret output, so neither the state nor the outputs hold
+    them in plain text (the operator itself moves them into a Secret of its own).
+    """
+
+    NAME = "ovms"
+    STATUS = (
+        "deprecated upstream: the OpenVINO operator is deprecated in favour of KServe (the server itself is "
+        "active); backend kserve serves the same OpenVINO IR and ONNX models on OVMS through its "
+        "kserve-openvino runtime"
+    )
+    #: OVMS loads OpenVINO IR, ONNX and TensorFlow SavedModel folders itself (OVMS docs, "Supported model
+    #: formats"); with `format: auto` the folder is handed over as it is.
+    FORMATS = {"openvino": "ovms", "onnx": "ovms", "tensorflow": "ovms"}
+    SETTINGS = (*OVMS_SETTINGS, "loglevel", "server")
+    KIND = KIND
+    ROUTE = ("{name}", REST_PORT)
+
+    def objects(self, name: str, args: BackendArgs) -> list[pulumi.Resource]:
+        model = args["model"]
+        return [
+            k8s.apiextensions.CustomResource(
+                f"{name}-server",
+                api_version=API_VERSION,
+                kind=KIND,
+                metadata={
+                    "name": model.resource_name,
+                    "namespace": args["namespace"],
+                    "labels": args["labels"],
+                },
+                spec=spec(model, args["storage"], args["credentials"], args["node_affinity"]),
+                opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["spec"]),
+            )
+        ]
+
+
+def spec(
+    model: ModelConfig,
+    storage: StorageConfig,
+    credentials: Mapping[str, Any],
+    node_affinity: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The ModelServer spec, in the types the CRD wants (JSON text, strings for batch size and shape)."""
+    deployment: dict[str, Any] = {"replicas": model.replicas, "resources": _resources(model)}
+    if node_affinity:
+        deployment["node_affinity"] = node_affinity
+    settings: dict[str, Any] = {
+        "single_model_mode": True,
+        "model_name": model.model_name,
+        "model_path": model.model,
+        "target_device": model.target_device,
+    }
+    optional = {
+        "nireq": model.nireq,
+        "plugin_config": model.plugin_config,
+        "batch_size": model.batch_size,
+        "shape": model.shape,
+        "layout": model.layout,
+        "model_version_policy": model.model_version_policy,
+    }
+    settings.update({key: value for key, value in optional.items() if value is not None})
+    return {
+        "image_name": f"{IMAGE}:{model.ovms_image_tag}",
+        "deployment_parameters": deployment,
+        "service_parameters": {"grpc_port": GRPC_PORT, "rest_port": REST_PORT, "service_type": "ClusterIP"},
+        "models_settings": settings,
+        # Poll the model path so new versions written by a later workflow run are served without a restart.
+        "server_settings": {"log_level": model.loglevel, "file_system_poll_wait_seconds": 1},
+        "models_repository": _repository(model, storage, credentials),
+    }
+
+
+def _resources(model: ModelConfig) -> dict[str, Any]:
+    """Requests and limits in the CRD's shape: cpu and memory, plus at most one extended device."""
+
+    def shape(quantities: dict[str, str]) -> dict[str, str]:
+        result = {name: quantities[name] for name in CORE_RESOURCES if name in quantities}
+        for name, quantity in quantities.items():
+            if name not in CORE_RESOURCES:
+                result.update({"xpu_device": name, "xpu_device_quantity": quantity})
+        return result
+
+    return {"requests": shape(model.requests), "limits": shape(model.limits)}
+
+
+def _repository(model: ModelConfig, storage: StorageConfig, credentials: Mapping[str, Any]) -> dict[str, Any]:
+    """Where the operator fetches the model from, with only the credentials that storage needs."""
+    storage_type = STORAGE_TYPES[model.storage_scheme]
+    repository: dict[str, Any] = {"storage_type": storage_type}
+    if storage_type == "S3":
+        repository["aws_access_key_id"] = credentials["aws_access_key_id"]
+        repository["aws_secret_access_key"] = credentials["aws_secret_access_key"]
+        if storage.aws_region:
+            repository["aws_region"] = storage.aws_region
+        if storage.s3_endpoint:
+            repository["s3_compat_api_endpoint"] = storage.s3_endpoint
+    elif storage_type == "google" and credentials.get("gcs_credentials") is not None:
+        repository["gcp_creds_secret_name"] = GCS_SECRET_NAME
+    elif storage_type == "azure" and credentials.get("azure_storage_connection_string") is not None:
+        repository["azure_storage_connection_string"] = credentials["azure_storage_connection_string"]
+    elif storage_type == "cluster":
+        repository["models_volume_claim"] = storage.models_volume_claim
+    return repository

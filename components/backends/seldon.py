@@ -1,0 +1,165 @@
+"""Backend `seldon`: a Seldon Core 1 SeldonDeployment per model, on a prepackaged model server.
+
+Seldon Core exposes each deployment itself, through its Istio gateway, under
+`/seldon/<namespace>/<name>/`; the storage initializer (rclone) reads the bucket's keys from the Secret the
+graph names in `envSecretRefName`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.config import ModelConfig, StackConfig, gateway_ref
+from components.serving import Backend, BackendArgs, Plan, Urls
+
+API_VERSION = "machinelearning.seldon.io/v1"
+KIND = "SeldonDeployment"
+#: The prepackaged servers' wire protocols (seldon-core v1.18.2 helm-charts/seldon-core-operator
+#: values.yaml predictor_servers): TensorFlow Serving speaks its own (the v1 URL the tutorial used), the
+#: others the v2 open inference protocol, the only one Triton has there.
+PROTOCOLS = {"TENSORFLOW_SERVER": "tensorflow"}
+DEFAULT_PROTOCOL = "v2"
+
+
+class SeldonModel(Backend):
+    """One model as a SeldonDeployment (and, for S3, the rclone Secret its storage initializer reads)."""
+
+    NAME = "seldon"
+    STATUS = (
+        "in maintenance upstream: Seldon Core 1 gets fixes, not features, and since 1.18.0 it is under the "
+        "Business Source License 1.1 (production use needs a licence from Seldon; each release turns Apache "
+        "2.0 four years on); Seldon Core 2 is a different system"
+    )
+    FORMATS = {
+        "sklearn": "SKLEARN_SERVER",
+        "xgboost": "XGBOOST_SERVER",
+        "tensorflow": "TENSORFLOW_SERVER",
+        "keras": "TENSORFLOW_SERVER",
+        "onnx": "TRITON_SERVER",
+        "lightgbm": "MLFLOW_SERVER",
+        "pytorch": "MLFLOW_SERVER",
+        "mlflow": "MLFLOW_SERVER",
+    }
+    SETTINGS = ("runtime_version",)
+    KIND = KIND
+    SCHEMES = ("s3", "gs", "")
+
+    def object_name(self, args: BackendArgs) -> str:
+        # The tutorial's names: the deployment, its graph and its model are all called after the app.
+        return args["model"].app_name
+
+    @classmethod
+    def urls(cls, cfg: StackConfig, model: ModelConfig, plan: Plan) -> Urls:
+        """`<app>.<seldon.host_prefix>.<domain>/seldon/<namespace>/<app>/...`, the tutorial's shape."""
+        host = f"{model.app_name}.{cfg.seldon.host_prefix}.{cfg.istio.domain}"
+        base = f"http://{host}/seldon/{cfg.namespace}/{model.app_name}"
+        v2 = f"{base}/v2/models/{model.app_name}/infer"
+        if PROTOCOLS.get(plan.runtime) == "tensorflow":
+            return Urls(host, f"{base}/v1/models/{model.app_name}:{model.prediction_type}", v2)
+        return Urls(host, v2, v2)
+
+    def objects(self, name: str, args: BackendArgs) -> list[pulumi.Resource]:
+        model, namespace = args["model"], args["namespace"]
+        made: list[pulumi.Resource] = []
+        secret = _rclone_secret(self, name, args, made)
+        made.append(
+            k8s.apiextensions.CustomResource(
+                f"{name}-server",
+                api_version=API_VERSION,
+                kind=KIND,
+                metadata={
+                    "name": model.app_name,
+                    "namespace": namespace,
+                    "labels": args["labels"],
+                    "annotations": {
+                        ISTIO_GATEWAY: "/".join(gateway_ref(args["stack"].seldon.gateway, namespace)),
+                        ISTIO_HOST: args["urls"].host,
+                    },
+                },
+                spec=spec(model, args["plan"].runtime, secret, args["node_affinity"], args["storage"]),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=list(made)),
+            )
+        )
+        return made
+
+
+def spec(
+    model: ModelConfig,
+    implementation: str,
+    secret: str | None,
+    node_affinity: dict[str, Any] | None,
+    storage: Any,
+) -> dict[str, Any]:
+    """The SeldonDeployment spec: one predictor whose graph is the prepackaged server of the format."""
+    uri = model.model
+    if model.storage_scheme == "":
+        uri = f"pvc://{storage.models_volume_claim}/{model.model.removeprefix('/models/')}"
+    graph: dict[str, Any] = {"name": model.app_name, "implementation": implementation, "modelUri": uri}
+    if secret:
+        graph["envSecretRefName"] = secret
+    pod: dict[str, Any] = {
+        "containers": [
+            {
+                "name": model.app_name,
+                "resources": {"requests": dict(model.requests), "limits": dict(model.limits)},
+            }
+        ]
+    }
+    if model.runtime_version:
+        pod["containers"][0]["image"] = f"{IMAGES[implementation]}:{model.runtime_version}"
+    if node_affinity:
+        pod["affinity"] = {"nodeAffinity": node_affinity}
+    return {
+        "protocol": PROTOCOLS.get(implementation, DEFAULT_PROTOCOL),
+        "predictors": [
+            {"name": "default", "replicas": model.replicas, "graph": graph, "componentSpecs": [{"spec": pod}]}
+        ],
+    }
+
+
+#: The prepackaged servers' images for those protocols (the same predictor_servers), for
+#: `runtime_version`: the mlserver tags carry the flavour, e.g. 1.3.5-sklearn.
+IMAGES = {
+    "SKLEARN_SERVER": "seldonio/mlserver",
+    "XGBOOST_SERVER": "seldonio/mlserver",
+    "MLFLOW_SERVER": "seldonio/mlserver",
+    "TENSORFLOW_SERVER": "tensorflow/serving",
+    "TRITON_SERVER": "nvcr.io/nvidia/tritonserver",
+}
+#: Where the operator routes a deployment (seldondeployment_controller.go): these annotations override its
+#: ISTIO_GATEWAY and its `*` host.
+ISTIO_GATEWAY = "seldon.io/istio-gateway"
+ISTIO_HOST = "seldon.io/istio-host"
+
+
+def _rclone_secret(
+    parent: pulumi.Resource, name: str, args: BackendArgs, made: list[pulumi.Resource]
+) -> str | None:
+    """The Secret of RCLONE_CONFIG_S3_* variables Seldon's rclone storage initializer reads, for S3."""
+    model, credentials, storage = args["model"], args["credentials"], args["storage"]
+    if model.storage_scheme != "s3":
+        return None
+    secret = f"{model.app_name}-seldon-s3"
+    data = {
+        "RCLONE_CONFIG_S3_TYPE": "s3",
+        "RCLONE_CONFIG_S3_PROVIDER": "Minio" if storage.s3_endpoint else "AWS",
+        "RCLONE_CONFIG_S3_ENV_AUTH": "false",
+        "RCLONE_CONFIG_S3_ACCESS_KEY_ID": credentials["aws_access_key_id"],
+        "RCLONE_CONFIG_S3_SECRET_ACCESS_KEY": credentials["aws_secret_access_key"],
+    }
+    if storage.s3_endpoint:
+        data["RCLONE_CONFIG_S3_ENDPOINT"] = storage.s3_endpoint
+    if storage.aws_region:
+        data["RCLONE_CONFIG_S3_REGION"] = storage.aws_region
+    made.append(
+        k8s.core.v1.Secret(
+            f"{name}-credentials",
+            metadata={"name": secret, "namespace": args["namespace"], "labels": args["labels"]},
+            string_data=data,
+            opts=pulumi.ResourceOptions(parent=parent),
+        )
+    )
+    return secret
