@@ -695,6 +695,13 @@ class Settings(BaseModel):
             kept[name] = given
         return kept
 
+    def updated(self, changes: dict[str, Any]) -> Any:
+        """A copy with these values resolved (a default applied, a fallback read), that still tells which
+        keys the user wrote: `model_fields_set` is what later checks ask."""
+        copy = self.model_copy(update=changes)
+        object.__setattr__(copy, "__pydantic_fields_set__", set(self.model_fields_set))
+        return copy
+
     @field_validator("*", mode="before")
     @classmethod
     def _no_blank(cls, value: Any, info: ValidationInfo) -> Any:
@@ -769,7 +776,7 @@ class NodePoolConfig(Settings):
         if self.min_nodes is not None and self.max_nodes is not None and self.min_nodes > self.max_nodes:
             raise Refusal(self.min_nodes, f"at most max_nodes ({self.max_nodes})", "min_nodes")
         if self.node_count is None and self.max_nodes is None:
-            return self.model_copy(update={"node_count": DEFAULT_NODE_COUNT})
+            return self.updated({"node_count": DEFAULT_NODE_COUNT})
         return self
 
 
@@ -833,7 +840,7 @@ class ClusterConfig(Settings):
                 )
             )
         _raise_all(refused)
-        return self.model_copy(update={"location": location, "project": project})
+        return self.updated({"location": location, "project": project})
 
 
 class OperatorConfig(Settings):
@@ -1070,7 +1077,7 @@ class ServerConfig(Settings):
 
     @model_validator(mode="after")
     def _as_served(self) -> ServerConfig:
-        return self.model_copy(update={"resources": _resolved_resources(self)})
+        return self.updated({"resources": _resolved_resources(self)})
 
 
 class ModelConfig(Settings):
@@ -1207,7 +1214,7 @@ class ModelConfig(Settings):
         except Refusal as refusal:
             refused += refusal.refusals
         _raise_all(refused)
-        return self.model_copy(update={"resources": resources})
+        return self.updated({"resources": resources})
 
 
 def _servers(value: Any) -> list[Any]:
@@ -1352,6 +1359,13 @@ class StackConfig(Settings):
                         f"servers[{servers[model.server]}]"
                     )
                     refused.append(Refusal(getattr(model, key), there, "models", i, key))
+            first = next(k for k, m in enumerate(self.models) if m.server == model.server)
+            if self.models[first].storage_scheme != model.storage_scheme:
+                one = (
+                    f"a model in the same storage as models[{first}] ({self.models[first].model}): "
+                    f"server {model.server} reads all its models with one set of credentials"
+                )
+                refused.append(Refusal(model.model, one, "models", i, "model"))
             name = (model.server, model.model_name)
             if name in served:
                 unique = f"a model_name not already served by server {model.server} (models[{served[name]}])"

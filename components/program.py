@@ -15,11 +15,20 @@ import pulumi_kubernetes as k8s
 from components.backends import kserve, modelmesh, registry
 from components.backends.ovms import GCS_SECRET_KEY, GCS_SECRET_NAME
 from components.cluster import GkeCluster
-from components.config import LABEL_VALUE, LABEL_VALUE_MAX, POOL_LABEL, ConfigError, ModelConfig, StackConfig
+from components.config import (
+    LABEL_VALUE,
+    LABEL_VALUE_MAX,
+    POOL_LABEL,
+    ConfigError,
+    ModelConfig,
+    ServerConfig,
+    StackConfig,
+)
 from components.config import gateway_ref as config_gateway_ref
 from components.operator import OvmsOperator
+from components.ovms_server import OvmsServer
 from components.route import API_VERSION as ISTIO_API_VERSION
-from components.serving import Detect, Plan, RegistrationArgs, notices, plans
+from components.serving import BackendArgs, Detect, Plan, RegistrationArgs, notices, plans
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/part-of": "fuseml-serving"}
 
@@ -138,22 +147,34 @@ def build(cfg: StackConfig, detect: Detect | None = None) -> dict[str, Any]:
     }
     urls: dict[str, str] = {}
     inference_urls: dict[str, str] = {}
+    on_servers: dict[str, list[BackendArgs]] = {}
     for model in cfg.models:
         plan = planned[model.app_name]
         backend = backends[plan.backend]
         where = backend.urls(cfg, model, plan)
         urls[model.app_name], inference_urls[model.app_name] = where.prediction, where.inference
-        backend(
-            model.app_name,
-            {
-                **shared,
-                "model": model,
-                "plan": plan,
-                "urls": where,
-                "labels": labels(cfg, model, workflow),
-            },
-            opts=pulumi.ResourceOptions(providers=[provider], depends_on=ready),
-        )
+        args: BackendArgs = {
+            **shared,
+            "model": model,
+            "plan": plan,
+            "urls": where,
+            "labels": labels(cfg, model, workflow),
+        }
+        if model.server is not None:
+            on_servers.setdefault(model.server, []).append(args)
+            continue
+        backend(model.app_name, args, opts=pulumi.ResourceOptions(providers=[provider], depends_on=ready))
+    for server in cfg.servers:
+        if server.name in on_servers:
+            OvmsServer(
+                server.name,
+                {
+                    "server": server,
+                    "models": on_servers[server.name],
+                    "labels": server_labels(cfg, server, workflow),
+                },
+                opts=pulumi.ResourceOptions(providers=[provider], depends_on=ready),
+            )
     outputs["prediction_urls"] = urls
     outputs["inference_urls"] = inference_urls
     outputs["serving"] = {app: _described(plan) for app, plan in planned.items()}
@@ -289,6 +310,16 @@ def labels(cfg: StackConfig, model: ModelConfig, workflow: str) -> dict[str, str
     """Labels of a model's objects: the original step's fuseml/* labels plus ownership and environment."""
     return {
         "fuseml/app-name": model.app_name,
+        "fuseml/workflow": workflow,
+        "fuseml-serving/environment": cfg.environment,
+        **MANAGED_BY,
+    }
+
+
+def server_labels(cfg: StackConfig, server: ServerConfig, workflow: str) -> dict[str, str]:
+    """Labels of a shared server's objects: ownership and environment, and the server's name."""
+    return {
+        "fuseml-serving/server": server.name,
         "fuseml/workflow": workflow,
         "fuseml-serving/environment": cfg.environment,
         **MANAGED_BY,

@@ -288,18 +288,20 @@ def _plan(i: int, model: ModelConfig, backends: Mapping[str, type[Backend]], det
             )
     if mistakes:
         raise mistakes[0] if len(mistakes) == 1 else ConfigErrors(mistakes)
-    runtime = model.runtime or chosen.FORMATS.get(fmt, "")
+    runtime = model.runtime or chosen.FORMATS.get(fmt) or chosen.NAME
     return Plan(backend, fmt, why, runtime)
 
 
 def notices(
     cfg: StackConfig, planned: Mapping[str, Plan], backends: Mapping[str, type[Backend]]
 ) -> list[str]:
-    """One line per model on a backend that upstream no longer moves forward, saying what that means."""
-    lines = []
-    for i, model in enumerate(cfg.models):
-        backend = planned[model.app_name].backend
-        status = backends[backend].STATUS
-        if not status.startswith("active"):
-            lines.append(f"{NAMESPACE}:models[{i}] (app {model.app_name!r}): backend {backend}: {status}")
-    return lines
+    """One line per backend in use that upstream no longer moves forward, naming its models and saying
+    what that means."""
+    apps: dict[str, list[str]] = {}
+    for model in cfg.models:
+        apps.setdefault(planned[model.app_name].backend, []).append(model.app_name)
+    return [
+        f"{NAMESPACE}: backend {backend} ({', '.join(names)}): {backends[backend].STATUS}"
+        for backend, names in apps.items()
+        if not backends[backend].STATUS.startswith("active")
+    ]

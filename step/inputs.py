@@ -4,7 +4,10 @@ Step inputs (FuseML passes input `x` as `FUSEML_X`), one model entry keyed by th
 `FUSEML_MODEL`, `FUSEML_MODEL_NAME`, `FUSEML_OVMS_IMAGE_TAG`, `FUSEML_LOGLEVEL`, `FUSEML_NIREQ`,
 `FUSEML_PLUGIN_CONFIG`, `FUSEML_BATCH_SIZE`, `FUSEML_SHAPE`, `FUSEML_TARGET_DEVICE`, `FUSEML_LAYOUT`,
 `FUSEML_MODEL_VERSION_POLICY`, `FUSEML_REPLICAS`, `FUSEML_RESOURCES`, `FUSEML_RESOURCES_LIMITS`,
-`FUSEML_PREDICTION_TYPE`, `FUSEML_ADOPT` are passed through as the strings FuseML gives (empty = not set);
+`FUSEML_PREDICTION_TYPE`, `FUSEML_ADOPT`, and the backend inputs `FUSEML_BACKEND`, `FUSEML_FORMAT`,
+`FUSEML_SERVER`, `FUSEML_RUNTIME`, `FUSEML_RUNTIME_VERSION`, `FUSEML_PROTOCOL_VERSION` are passed through
+as the strings FuseML gives (empty = not set); `FUSEML_PREDICTOR` (`auto|tensorflow|sklearn|triton`, the
+kserve and seldon predictor steps' input) sets the format, or Triton as the runtime;
 `FUSEML_APP_NAME` names the application (see `step.naming`); `FUSEML_VERBOSE` is the step's own switch.
 
 Stack settings FuseML does not give a step come from the environment (set them in the workflow step's
@@ -153,13 +156,37 @@ def _hint(key: str) -> str:
     return f" (step input: {source})" if source else ""
 
 
+#: FuseML's kserve-predictor and seldon-core-predictor steps take `predictor: auto|tensorflow|sklearn|triton`
+#: (fuseml/extensions images/inference-services/{kserve,seldon-core}/run.sh): a format to serve, or Triton.
+PREDICTOR_FORMATS = {"tensorflow": "tensorflow", "sklearn": "sklearn"}
+#: The runtime each backend runs Triton as (KServe's ServingRuntime, Seldon's prepackaged server).
+TRITON = {"kserve": "kserve-tritonserver", "seldon": "TRITON_SERVER"}
+
+
 def model_entry(env: Mapping[str, str], app: str) -> dict[str, str]:
-    """The single model entry: every set input, unchanged (an empty input means not set, as in the core)."""
+    """The single model entry: every set input, unchanged (an empty input means not set, as in the core),
+    and FuseML's `predictor` input read as the kserve and seldon predictor steps read it."""
     entry = {"app_name": app}
     for key in MODEL_KEYS:
         value = env.get(model_env(key))
         if value is not None and value.strip():
             entry[key] = value
+    predictor = env.get("FUSEML_PREDICTOR", "").strip().lower()
+    if predictor in PREDICTOR_FORMATS:
+        entry.setdefault("format", PREDICTOR_FORMATS[predictor])
+    elif predictor == "triton":
+        backend = entry.get("backend", "").strip().lower()
+        if backend not in TRITON:
+            raise StepInputError(
+                f"FUSEML_PREDICTOR: got 'triton'; allowed: with FUSEML_BACKEND kserve or seldon (got "
+                f"{backend or 'nothing'}): Triton runs under one of those"
+            )
+        entry.setdefault("runtime", TRITON[backend])
+    elif predictor not in ("", "auto"):
+        raise StepInputError(
+            f"FUSEML_PREDICTOR: got {predictor!r}; allowed: auto, tensorflow, sklearn or triton (FuseML's "
+            "kserve and seldon predictor steps' values)"
+        )
     return entry
 
 

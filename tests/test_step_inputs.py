@@ -317,3 +317,82 @@ def test_a_failed_domain_lookup_is_reported_with_the_other_mistakes(tmp_path: Pa
     assert len(lines) == 2
     assert lines[0].startswith("istio.domain: no FUSEML_SERVING_DOMAIN or ISTIO_DOMAIN given")
     assert lines[1].endswith("(step input: FUSEML_NIREQ)")
+
+
+# --- the step as FuseML's kserve and seldon predictor steps ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ({"FUSEML_PREDICTOR": "sklearn", "FUSEML_BACKEND": "kserve"}, {"format": "sklearn"}),
+        ({"FUSEML_PREDICTOR": "TensorFlow", "FUSEML_BACKEND": "seldon"}, {"format": "tensorflow"}),
+        ({"FUSEML_PREDICTOR": "triton", "FUSEML_BACKEND": "kserve"}, {"runtime": "kserve-tritonserver"}),
+        ({"FUSEML_PREDICTOR": "triton", "FUSEML_BACKEND": "seldon"}, {"runtime": "TRITON_SERVER"}),
+        ({"FUSEML_PREDICTOR": "auto", "FUSEML_BACKEND": "kserve"}, {}),
+        # An explicit format wins over what the predictor word implies.
+        ({"FUSEML_PREDICTOR": "sklearn", "FUSEML_FORMAT": "xgboost"}, {"format": "xgboost"}),
+    ],
+)
+def test_the_predictor_input_of_fusemls_kserve_and_seldon_steps(
+    tmp_path: Path, extra: dict[str, str], expected: dict[str, str]
+) -> None:
+    (entry,) = read(step_env(**extra), tmp_path).raw["models"]
+    assert {k: entry[k] for k in ("format", "runtime") if k in entry} == expected
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (
+            {"FUSEML_PREDICTOR": "triton"},
+            "FUSEML_PREDICTOR: got 'triton'; allowed: with FUSEML_BACKEND kserve or seldon (got nothing): "
+            "Triton runs under one of those",
+        ),
+        (
+            {"FUSEML_PREDICTOR": "pytorch"},
+            "FUSEML_PREDICTOR: got 'pytorch'; allowed: auto, tensorflow, sklearn or triton (FuseML's kserve "
+            "and seldon predictor steps' values)",
+        ),
+    ],
+)
+def test_a_predictor_word_the_steps_never_had_is_refused(
+    tmp_path: Path, extra: dict[str, str], message: str
+) -> None:
+    with pytest.raises(StepInputError) as caught:
+        read(step_env(**extra), tmp_path)
+    assert str(caught.value) == message
+
+
+def test_the_multi_backend_example_runs_each_predictor_step_on_its_backend(tmp_path: Path) -> None:
+    """examples/mlflow-multi-pulumi.yaml: the same image as the OVMS, KServe and Seldon predictor."""
+    import yaml
+
+    from components.backends import registry
+    from components.serving import plans
+
+    workflow = yaml.safe_load(
+        (Path(__file__).parents[1] / "examples" / "mlflow-multi-pulumi.yaml").read_text()
+    )
+    steps = [s for s in workflow["steps"] if s["name"].endswith("-predictor")]
+    found = {}
+    for step in steps:
+        env = step_env()
+        for item in step["inputs"]:
+            assert item["name"] in {"app_name", "predictor", *inputs.MODEL_KEYS}, item["name"]
+            if item["name"] == "model":
+                continue  # the trainer's or the converter's output: step_env's model URL stands for it
+            # A workflow input: its default, or what a model of the tutorial (Keras) asks for.
+            value = str(item["value"])
+            env[f"FUSEML_{item['name'].upper()}"] = (
+                "tensorflow" if "{{" in value and item["name"] == "predictor" else value
+            )
+        cfg = inputs.validate(read(env, tmp_path))
+        (model,) = cfg.models
+        plan = plans(cfg, registry(), lambda url: ("keras", "test"))[model.app_name]
+        found[model.app_name] = (plan.backend, plan.runtime)
+    assert found == {
+        "cifar10-ovms": ("ovms", "ovms"),
+        "cifar10-kserve": ("kserve", "kserve-tensorflow-serving"),
+        "cifar10-seldon": ("seldon", "TENSORFLOW_SERVER"),
+    }

@@ -8,8 +8,16 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.config import CORE_RESOURCES, OVMS_SETTINGS, STORAGE_TYPES, ModelConfig, StorageConfig
-from components.serving import Backend, BackendArgs
+from components.config import (
+    CORE_RESOURCES,
+    OVMS_SETTINGS,
+    STORAGE_TYPES,
+    ModelConfig,
+    ServerConfig,
+    StackConfig,
+    StorageConfig,
+)
+from components.serving import Backend, BackendArgs, Plan, Urls
 
 API_VERSION = "intel.com/v1alpha1"
 KIND = "ModelServer"
@@ -43,6 +51,16 @@ class ModelServer(Backend):
     KIND = KIND
     ROUTE = ("{name}", REST_PORT)
 
+    @classmethod
+    def urls(cls, cfg: StackConfig, model: ModelConfig, plan: Plan) -> Urls:
+        """A model of its own server answers on its app's host; one on a shared server, on the server's."""
+        host = cfg.istio.host(model.server or model.app_name)
+        return Urls(
+            host,
+            f"http://{host}/v1/models/{model.model_name}:{model.prediction_type}",
+            f"http://{host}/v2/models/{model.model_name}/infer",
+        )
+
     def objects(self, name: str, args: BackendArgs) -> list[pulumi.Resource]:
         model = args["model"]
         return [
@@ -68,9 +86,6 @@ def spec(
     node_affinity: dict[str, Any] | None,
 ) -> dict[str, Any]:
     """The ModelServer spec, in the types the CRD wants (JSON text, strings for batch size and shape)."""
-    deployment: dict[str, Any] = {"replicas": model.replicas, "resources": _resources(model)}
-    if node_affinity:
-        deployment["node_affinity"] = node_affinity
     settings: dict[str, Any] = {
         "single_model_mode": True,
         "model_name": model.model_name,
@@ -88,16 +103,28 @@ def spec(
     settings.update({key: value for key, value in optional.items() if value is not None})
     return {
         "image_name": f"{IMAGE}:{model.ovms_image_tag}",
-        "deployment_parameters": deployment,
-        "service_parameters": {"grpc_port": GRPC_PORT, "rest_port": REST_PORT, "service_type": "ClusterIP"},
+        "deployment_parameters": deployment(model, node_affinity),
+        "service_parameters": service_parameters(),
         "models_settings": settings,
         # Poll the model path so new versions written by a later workflow run are served without a restart.
         "server_settings": {"log_level": model.loglevel, "file_system_poll_wait_seconds": 1},
-        "models_repository": _repository(model, storage, credentials),
+        "models_repository": repository(model, storage, credentials),
     }
 
 
-def _resources(model: ModelConfig) -> dict[str, Any]:
+def deployment(entry: ModelConfig | ServerConfig, node_affinity: dict[str, Any] | None) -> dict[str, Any]:
+    """The CR's deployment_parameters: replicas, resources in its shape, and the pool's node affinity."""
+    found: dict[str, Any] = {"replicas": entry.replicas, "resources": _resources(entry)}
+    if node_affinity:
+        found["node_affinity"] = node_affinity
+    return found
+
+
+def service_parameters() -> dict[str, Any]:
+    return {"grpc_port": GRPC_PORT, "rest_port": REST_PORT, "service_type": "ClusterIP"}
+
+
+def _resources(model: ModelConfig | ServerConfig) -> dict[str, Any]:
     """Requests and limits in the CRD's shape: cpu and memory, plus at most one extended device."""
 
     def shape(quantities: dict[str, str]) -> dict[str, str]:
@@ -110,7 +137,7 @@ def _resources(model: ModelConfig) -> dict[str, Any]:
     return {"requests": shape(model.requests), "limits": shape(model.limits)}
 
 
-def _repository(model: ModelConfig, storage: StorageConfig, credentials: Mapping[str, Any]) -> dict[str, Any]:
+def repository(model: ModelConfig, storage: StorageConfig, credentials: Mapping[str, Any]) -> dict[str, Any]:
     """Where the operator fetches the model from, with only the credentials that storage needs."""
     storage_type = STORAGE_TYPES[model.storage_scheme]
     repository: dict[str, Any] = {"storage_type": storage_type}

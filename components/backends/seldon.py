@@ -43,7 +43,8 @@ class SeldonModel(Backend):
         "pytorch": "MLFLOW_SERVER",
         "mlflow": "MLFLOW_SERVER",
     }
-    SETTINGS = ("runtime_version",)
+    #: `runtime` names the prepackaged server (TRITON_SERVER for ONNX or TensorFlow under Triton).
+    SETTINGS = ("runtime", "runtime_version")
     KIND = KIND
     SCHEMES = ("s3", "gs", "")
 
