@@ -1045,7 +1045,20 @@ def _resolved_resources(entry: ModelConfig | ServerConfig) -> Resources:
     return Resources.model_construct(requests=requests, limits=limits)
 
 
-class ServerConfig(Settings):
+class _Served(Settings):
+    """What a model entry and a `servers` entry share: resolved requests and limits (each declares its
+    own `resources` field, so that it keeps its place in the entry's key order)."""
+
+    @property
+    def requests(self) -> dict[str, str]:
+        return self.resources.requests  # type: ignore[attr-defined]
+
+    @property
+    def limits(self) -> dict[str, str]:
+        return self.resources.limits  # type: ignore[attr-defined]
+
+
+class ServerConfig(_Served):
     """An OpenVINO Model Server shared by several models (OVMS multi-model mode, one config.json)."""
 
     name: Annotated[str, BeforeValidator(_app_name), Required("a DNS label naming the server (required)")]
@@ -1063,14 +1076,6 @@ class ServerConfig(Settings):
     """As a model's `resources_limits`."""
 
     @property
-    def requests(self) -> dict[str, str]:
-        return self.resources.requests
-
-    @property
-    def limits(self) -> dict[str, str]:
-        return self.resources.limits
-
-    @property
     def resource_name(self) -> str:
         """The name of the server's ModelServer, ConfigMap, Service and VirtualService."""
         return RESOURCE_PREFIX + self.name
@@ -1080,7 +1085,7 @@ class ServerConfig(Settings):
         return self.updated({"resources": _resolved_resources(self)})
 
 
-class ModelConfig(Settings):
+class ModelConfig(_Served):
     """One served model; the keys are the OVMS predictor step's input names, the values already in the
     types the ModelServer CRD wants."""
 
@@ -1169,14 +1174,6 @@ class ModelConfig(Settings):
     """The verb of the v1 prediction URL."""
     adopt: Annotated[bool, BeforeValidator(_bool)] = False
     """Take over a FuseML application that another workflow or stack registered."""
-
-    @property
-    def requests(self) -> dict[str, str]:
-        return self.resources.requests
-
-    @property
-    def limits(self) -> dict[str, str]:
-        return self.resources.limits
 
     @property
     def storage_scheme(self) -> str:

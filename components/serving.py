@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, TypedDict
 
 import pulumi
+import pulumi_kubernetes as k8s
 
 from components.config import (
     FORMATS,
@@ -141,6 +142,38 @@ class Backend(pulumi.ComponentResource):
     def object_name(self, args: BackendArgs) -> str:
         """The name of the main object (and of the route)."""
         return args["model"].resource_name
+
+    def custom_object(
+        self,
+        name: str,
+        args: BackendArgs,
+        api_version: str,
+        spec: dict[str, Any],
+        *,
+        annotations: dict[str, str] | None = None,
+        depends_on: list[pulumi.Resource] | None = None,
+        secret_spec: bool = False,
+    ) -> pulumi.Resource:
+        """The backend's main object, `<name>-server`: KIND under object_name, the model's labels."""
+        metadata: dict[str, Any] = {
+            "name": self.object_name(args),
+            "namespace": args["namespace"],
+            "labels": args["labels"],
+        }
+        if annotations:
+            metadata["annotations"] = annotations
+        return k8s.apiextensions.CustomResource(
+            f"{name}-server",
+            api_version=api_version,
+            kind=self.KIND,
+            metadata=metadata,
+            spec=spec,
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=depends_on or [],
+                additional_secret_outputs=["spec"] if secret_spec else None,
+            ),
+        )
 
     def __init__(self, name: str, args: BackendArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(f"fuseml-serving:{self.NAME}:{type(self).__name__}", name, None, opts)

@@ -86,26 +86,13 @@ class KServeModel(Backend):
         return args["model"].app_name
 
     def objects(self, name: str, args: BackendArgs) -> list[pulumi.Resource]:
-        model, namespace = args["model"], args["namespace"]
+        model = args["model"]
         made: list[pulumi.Resource] = []
         account = _credentials(self, name, args, made)
-        made.append(
-            k8s.apiextensions.CustomResource(
-                f"{name}-server",
-                api_version=API_VERSION,
-                kind=KIND,
-                metadata={"name": model.app_name, "namespace": namespace, "labels": args["labels"]},
-                spec=spec(
-                    model,
-                    args["storage"],
-                    args["plan"].format,
-                    args["plan"].runtime,
-                    account,
-                    args["node_affinity"],
-                ),
-                opts=pulumi.ResourceOptions(parent=self, depends_on=list(made)),
-            )
+        spec_ = spec(
+            model, args["storage"], args["plan"].format, args["plan"].runtime, account, args["node_affinity"]
         )
+        made.append(self.custom_object(name, args, API_VERSION, spec_, depends_on=list(made)))
         return made
 
 

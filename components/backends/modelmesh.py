@@ -74,27 +74,14 @@ class ModelMeshModel(Backend):
     def objects(self, name: str, args: BackendArgs) -> list[pulumi.Resource]:
         model = args["model"]
         bucket, _, path = model.model.removeprefix("s3://").partition("/")
+        served = {
+            "modelFormat": {"name": MODEL_FORMATS[args["plan"].format]},
+            "runtime": args["plan"].runtime,
+            "storage": {"key": storage_key(bucket), "path": path},
+        }
         return [
-            k8s.apiextensions.CustomResource(
-                f"{name}-server",
-                api_version=API_VERSION,
-                kind=KIND,
-                metadata={
-                    "name": model.app_name,
-                    "namespace": args["namespace"],
-                    "labels": args["labels"],
-                    "annotations": dict(DEPLOYMENT_MODE),
-                },
-                spec={
-                    "predictor": {
-                        "model": {
-                            "modelFormat": {"name": MODEL_FORMATS[args["plan"].format]},
-                            "runtime": args["plan"].runtime,
-                            "storage": {"key": storage_key(bucket), "path": path},
-                        }
-                    }
-                },
-                opts=pulumi.ResourceOptions(parent=self),
+            self.custom_object(
+                name, args, API_VERSION, {"predictor": {"model": served}}, annotations=dict(DEPLOYMENT_MODE)
             )
         ]
 

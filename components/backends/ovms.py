@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import pulumi
-import pulumi_kubernetes as k8s
 
 from components.config import (
     CORE_RESOURCES,
@@ -63,20 +62,8 @@ class ModelServer(Backend):
 
     def objects(self, name: str, args: BackendArgs) -> list[pulumi.Resource]:
         model = args["model"]
-        return [
-            k8s.apiextensions.CustomResource(
-                f"{name}-server",
-                api_version=API_VERSION,
-                kind=KIND,
-                metadata={
-                    "name": model.resource_name,
-                    "namespace": args["namespace"],
-                    "labels": args["labels"],
-                },
-                spec=spec(model, args["storage"], args["credentials"], args["node_affinity"]),
-                opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["spec"]),
-            )
-        ]
+        spec_ = spec(model, args["storage"], args["credentials"], args["node_affinity"])
+        return [self.custom_object(name, args, API_VERSION, spec_, secret_spec=True)]
 
 
 def spec(

@@ -66,23 +66,13 @@ class SeldonModel(Backend):
         model, namespace = args["model"], args["namespace"]
         made: list[pulumi.Resource] = []
         secret = _rclone_secret(self, name, args, made)
+        annotations = {
+            ISTIO_GATEWAY: "/".join(gateway_ref(args["stack"].seldon.gateway, namespace)),
+            ISTIO_HOST: args["urls"].host,
+        }
+        spec_ = spec(model, args["plan"].runtime, secret, args["node_affinity"], args["storage"])
         made.append(
-            k8s.apiextensions.CustomResource(
-                f"{name}-server",
-                api_version=API_VERSION,
-                kind=KIND,
-                metadata={
-                    "name": model.app_name,
-                    "namespace": namespace,
-                    "labels": args["labels"],
-                    "annotations": {
-                        ISTIO_GATEWAY: "/".join(gateway_ref(args["stack"].seldon.gateway, namespace)),
-                        ISTIO_HOST: args["urls"].host,
-                    },
-                },
-                spec=spec(model, args["plan"].runtime, secret, args["node_affinity"], args["storage"]),
-                opts=pulumi.ResourceOptions(parent=self, depends_on=list(made)),
-            )
+            self.custom_object(name, args, API_VERSION, spec_, annotations=annotations, depends_on=list(made))
         )
         return made
 
