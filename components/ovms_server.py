@@ -93,7 +93,7 @@ def config_json(models: list[ModelConfig]) -> dict[str, Any]:
             if key in model.model_fields_set:
                 config[key] = getattr(model, key)
         for key in ("plugin_config", "model_version_policy", "shape", "layout"):
-            value = getattr(model, key) if key in model.model_fields_set else None
+            value = getattr(model, key)
             if value is not None:
                 # Stored as compact JSON for the CR; config.json holds the object (or the plain string).
                 config[key] = json.loads(value) if value.startswith("{") else value

@@ -147,12 +147,15 @@ def build(cfg: StackConfig, detect: Detect | None = None) -> dict[str, Any]:
     }
     urls: dict[str, str] = {}
     inference_urls: dict[str, str] = {}
+    grpc: dict[str, str] = {}
     on_servers: dict[str, list[BackendArgs]] = {}
     for model in cfg.models:
         plan = planned[model.app_name]
         backend = backends[plan.backend]
         where = backend.urls(cfg, model, plan)
         urls[model.app_name], inference_urls[model.app_name] = where.prediction, where.inference
+        if where.grpc:
+            grpc[model.app_name] = where.grpc
         args: BackendArgs = {
             **shared,
             "model": model,
@@ -178,6 +181,8 @@ def build(cfg: StackConfig, detect: Detect | None = None) -> dict[str, Any]:
     outputs["prediction_urls"] = urls
     outputs["inference_urls"] = inference_urls
     outputs["serving"] = {app: _described(plan) for app, plan in planned.items()}
+    if grpc:
+        outputs["grpc_endpoints"] = grpc
     if len(urls) == 1:
         outputs["prediction_url"] = next(iter(urls.values()))
     return outputs

@@ -149,6 +149,10 @@ def test_modelmesh_models_share_the_namespaces_storage_config_and_get_a_rest_rou
         result.outputs["prediction_urls"]["mesh-a"]
         == "http://mesh-a.ovms.34.118.93.249.nip.io/v2/models/mesh-a/infer"
     )
+    assert result.outputs["grpc_endpoints"] == {
+        "mesh-a": "grpc://modelmesh-serving.fuseml-workloads:8033",
+        "mesh-b": "grpc://modelmesh-serving.fuseml-workloads:8033",
+    }
     routes = result.of_type("kubernetes:networking.istio.io/v1beta1:VirtualService")
     assert {r.inputs["spec"]["http"][0]["route"][0]["destination"]["port"]["number"] for r in routes} == {
         8008

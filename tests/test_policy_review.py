@@ -22,6 +22,15 @@ from tests.stackfiles import CIPHERTEXTS, configured
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 BAD_POLICIES = {policy for policy, _ in bad_stack.EXPECTED_VIOLATIONS}
+BACKEND_POLICY = "serving-backend-maintained"
+#: The advisory warnings each shipped stack (and the bad stack) is expected to show: every server on a
+#: backend its upstream no longer develops (the OpenVINO operator, Seldon Core 1) gets one.
+EXPECTED_WARNINGS = {
+    "dev": {(BACKEND_POLICY, "cifar10-ovms-server")},
+    "local": {(BACKEND_POLICY, "resnet50-ovms-server")},
+    "tutorial": {(BACKEND_POLICY, "cifar10-ovms-server"), (BACKEND_POLICY, "cifar10-seldon-server")},
+    "bad": {(BACKEND_POLICY, f"{bad_stack.APP}-server")},
+}
 #: Values a decrypted stack would hold; the review must never show them.
 KNOWN_SECRETS = {
     "aws_access_key_id": "AKIAREVIEWKNOWNKEY01",
@@ -46,6 +55,10 @@ class Run:
     def violations(self) -> set[tuple[str, str]]:
         """(policy, resource) of every blocking or advisory finding (schema notes left out)."""
         return {(v["policy"], v["resource"]) for v in self.verdicts() if v["verdict"] in {"FAIL", "WARN"}}
+
+    def failures(self) -> set[tuple[str, str]]:
+        """(policy, resource) of every blocking finding."""
+        return {(v["policy"], v["resource"]) for v in self.verdicts() if v["verdict"] == "FAIL"}
 
     def everything(self) -> str:
         """All text the review produced: streams and every written file."""
@@ -107,7 +120,16 @@ def test_every_stack_file_passes_and_writes_its_objects(stack: str, tmp_path: Pa
     )
     tree = (run.out / "tree.txt").read_text()
     assert all(f"{r.name}  [{r.type}]" in tree for r in planned.resources)
-    assert not [v for v in run.verdicts() if v["verdict"] == "FAIL"]
+    assert not run.failures()
+    assert run.violations() == EXPECTED_WARNINGS[stack]
+
+
+def test_accepted_backends_silence_the_shipped_stacks_warnings(tmp_path: Path) -> None:
+    config = write_policy_config(tmp_path, {BACKEND_POLICY: {"accepted": ["ovms", "seldon"]}})
+    root = configured("tutorial", tmp_path / "root")
+    run = review(tmp_path, "--stack", "tutorial", "--root", str(root), "--config", str(config))
+    assert run.code == 0
+    assert run.violations() == set()
 
 
 def test_stale_object_files_are_removed(tmp_path: Path) -> None:
@@ -124,9 +146,10 @@ def test_stale_object_files_are_removed(tmp_path: Path) -> None:
 def test_bad_stack_fails_with_exactly_its_four_violations(tmp_path: Path) -> None:
     run = review_bad(tmp_path)
     assert run.code == 1
-    assert run.violations() == bad_stack.EXPECTED_VIOLATIONS
+    assert run.failures() == bad_stack.EXPECTED_VIOLATIONS
+    assert run.violations() == bad_stack.EXPECTED_VIOLATIONS | EXPECTED_WARNINGS["bad"]
     assert (
-        {v["policy"] for v in run.verdicts()}
+        {v["policy"] for v in run.verdicts() if v["verdict"] == "FAIL"}
         == BAD_POLICIES
         == {
             "serving-node-pools-intel",
@@ -163,7 +186,7 @@ def test_policy_config_changes_the_verdict(
 def test_disabled_policy_is_not_reported(tmp_path: Path) -> None:
     run = review_bad(tmp_path, "--config", str(write_policy_config(tmp_path, {"images-pinned": "disabled"})))
     assert run.code == 1
-    assert {policy for policy, _ in run.violations()} == BAD_POLICIES - {"images-pinned"}
+    assert {policy for policy, _ in run.failures()} == BAD_POLICIES - {"images-pinned"}
     assert "(1 disabled)" in run.stdout
 
 
@@ -294,7 +317,7 @@ def test_review_never_prints_or_writes_a_secret(tmp_path: Path) -> None:
     run = review(tmp_path, "--stack", "leaky", "--root", str(tmp_path), program=program_with_known_secrets)
     # The plain-text password is found (so the masking path ran) ...
     assert run.code == 1
-    assert run.violations() == {("no-plaintext-credentials", "cifar10-ovms-server")}
+    assert run.failures() == {("no-plaintext-credentials", "cifar10-ovms-server")}
     # ... and neither it nor any secret value or ciphertext appears anywhere.
     text = run.everything()
     for value in (password, *KNOWN_SECRETS.values(), *CIPHERTEXTS, "known-gcs-private-key-material"):

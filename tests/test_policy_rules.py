@@ -25,10 +25,12 @@ from policies.rules import catalogue
 from tests.policies.builders import (
     STACK,
     gateway,
+    inference_service,
     model_server,
     node_pool,
     resource_urn,
     run_resource,
+    seldon_deployment,
     virtual_service,
 )
 
@@ -46,6 +48,7 @@ def test_catalogue_levels_and_schemas_are_consistent() -> None:
     assert rules.POLICY_LEVELS["virtualservice-routes-to-server"] == "mandatory"
     assert rules.POLICY_LEVELS["gke-hardened"] == "advisory"
     assert rules.POLICY_LEVELS["prod-model-server-replicas"] == "advisory"
+    assert rules.POLICY_LEVELS["serving-backend-maintained"] == "advisory"
     for policy in rules.POLICIES:
         assert policy.enforcement_level == EnforcementLevel(rules.POLICY_LEVELS[policy.name])
         assert "because" in policy.description, policy.name
@@ -115,6 +118,7 @@ def test_rules_keep_the_pack_order() -> None:
         "virtualservice-routes-to-server",
         "gke-hardened",
         "prod-model-server-replicas",
+        "serving-backend-maintained",
     ]
     assert [policy.name for policy in rules.POLICIES] == [rule.name for rule in rules.RULES]
     assert all(getattr(rules, name) is not None for name in rules.__all__)
@@ -220,3 +224,10 @@ def test_unknown_values_do_not_raise_or_report() -> None:
         assert run_resource(policy, rules.MODEL_SERVER, props) == [], policy
     pool = unknown_checking_proxy(node_pool(machineType=UNKNOWN_STRING_VALUE))
     assert run_resource("serving-node-pools-intel", rules.GKE_NODE_POOL, pool) == []
+    for resource_type, backend in (
+        (rules.INFERENCE_SERVICE, inference_service()),
+        (rules.SELDON_DEPLOYMENT, seldon_deployment()),
+    ):
+        unknown = unknown_checking_proxy(backend | {"spec": UNKNOWN_STRING_VALUE})
+        for policy in ("model-server-resources", "images-pinned", "no-plaintext-credentials"):
+            assert run_resource(policy, resource_type, unknown) == [], (policy, resource_type)

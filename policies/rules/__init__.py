@@ -1,8 +1,8 @@
 """FuseML serving policy rules, one module per subject; this package re-exports them as `rules`.
 
 Why a package: a reader finds a rule by its subject (gke, model_server, credentials, images, app_names,
-istio), while the pack (policies/__main__.py, as the top-level `rules`), the offline review and the tests
-keep importing one namespace: RULES and POLICIES in the pack's order (catalogue.py), the plain check
+istio, backends), while the pack (policies/__main__.py, as the top-level `rules`), the offline review and
+the tests keep importing one namespace: RULES and POLICIES in the pack's order (catalogue.py), the plain check
 functions, their tables, and the offline evaluation helpers.
 """
 
@@ -11,6 +11,12 @@ from .app_names import (
     check_app_names,
     check_unique_app_names,
     random_looking_segment,
+)
+from .backends import (
+    UNMAINTAINED_BACKENDS,
+    BackendStatus,
+    backend_of,
+    check_serving_backend_maintained,
 )
 from .catalogue import (
     POLICY_LEVELS,
@@ -23,16 +29,20 @@ from .catalogue import (
 )
 from .common import (
     APP_NAME_LABEL,
+    CLUSTER_SERVING_RUNTIME,
+    DEPLOYMENT_MODE_ANNOTATION,
     ENVIRONMENT_LABEL,
     FUSEML_APPLICATION,
     GKE_CLUSTER,
     GKE_NODE_POOL,
+    INFERENCE_SERVICE,
     ISTIO_GATEWAY,
     K8S_SECRET,
     K8S_SERVICE,
     MODEL_SERVER,
     MODEL_SERVER_NAME_PREFIX,
     SECRET,
+    SELDON_DEPLOYMENT,
     UNKNOWN,
     VIRTUAL_SERVICE,
     ResourceCheck,
@@ -84,6 +94,7 @@ from .istio import (
     split_service_host,
 )
 from .model_server import (
+    KSERVE_FRAMEWORK_KEYS,
     PLUGIN_CONFIG_KEYS,
     QUANTITY_SUFFIXES,
     PluginValue,
@@ -102,21 +113,25 @@ from .pack import (
 
 __all__ = [
     "APP_NAME_LABEL",
+    "CLUSTER_SERVING_RUNTIME",
     "CONTAINER_LIST_KEYS",
     "CREDENTIAL_VALUE_PATTERNS",
     "CREDENTIAL_WORDS",
     "CREDENTIAL_WORD_PAIRS",
+    "DEPLOYMENT_MODE_ANNOTATION",
     "ENVIRONMENT_LABEL",
     "FUSEML_APPLICATION",
     "GKE_CLUSTER",
     "GKE_DEFAULT_MACHINE_TYPE",
     "GKE_NODE_POOL",
+    "INFERENCE_SERVICE",
     "INTEL_CPU_FAMILIES",
     "INTEL_GPU_FAMILIES",
     "ISTIO_GATEWAY",
     "K8S_SECRET",
     "K8S_SERVICE",
     "KNOWN_INTEL_PLATFORMS",
+    "KSERVE_FRAMEWORK_KEYS",
     "MODEL_SERVER",
     "MODEL_SERVER_INLINE_CREDENTIALS",
     "MODEL_SERVER_NAME_PREFIX",
@@ -132,10 +147,13 @@ __all__ = [
     "RULES_BY_NAME",
     "SECRET",
     "SECRET_PAYLOAD_FIELDS",
+    "SELDON_DEPLOYMENT",
     "SETTING_DEFAULTS",
     "UNKNOWN",
+    "UNMAINTAINED_BACKENDS",
     "UNSCANNED_KEYS",
     "VIRTUAL_SERVICE",
+    "BackendStatus",
     "PluginValue",
     "ResourceCheck",
     "RuleSpec",
@@ -143,6 +161,7 @@ __all__ = [
     "StackResource",
     "StackViolations",
     "app_name_problem",
+    "backend_of",
     "build_policy",
     "check_app_names",
     "check_gke_hardening",
@@ -155,6 +174,7 @@ __all__ = [
     "check_plugin_config",
     "check_prod_replicas",
     "check_routes_to_server",
+    "check_serving_backend_maintained",
     "check_unique_app_names",
     "check_unique_hosts",
     "cpu_cores_for_model_server",

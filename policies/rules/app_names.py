@@ -1,7 +1,7 @@
-"""Application name rules: FuseML apps and ModelServer app-name labels are explicit, deterministic, unique.
+"""Application name rules: FuseML apps and server app-name labels are explicit, deterministic, unique.
 
-Why one module: the app name keys the FuseML registration, the ovms-<app> Service and the Istio host, so
-the per-resource and the stack-wide name rules belong together.
+Why one module: the app name keys the FuseML registration, the server's name (ovms-<app>, or <app> for
+KServe and Seldon) and the Istio host, so the per-resource and the stack-wide name rules belong together.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from .common import (
     _get,
     _is_fuseml_application,
     _is_model_server,
+    _is_serving_object,
     _known,
     _label,
     _str_list,
@@ -78,29 +79,44 @@ def app_name_problem(app_name: Any, allowed_names: Sequence[str] = ()) -> str | 
     return None
 
 
+def _has_app_label(props: Mapping[str, Any]) -> bool:
+    """True when the object carries a `fuseml/app-name` label at all (it is then one app's server)."""
+    labels = _get(props, "metadata", "labels")
+    return isinstance(labels, Mapping) and APP_NAME_LABEL in labels
+
+
+def _label_problems(label: str, props: Mapping[str, Any], allowed: Sequence[str]) -> list[str]:
+    """What is wrong with a server object's `fuseml/app-name` label."""
+    app = _get(props, "metadata", "labels", APP_NAME_LABEL)
+    problem = app_name_problem(app, allowed)
+    if problem:
+        return [f"{label} label {APP_NAME_LABEL}={app!r} {problem}; names must be explicit DNS labels."]
+    return []
+
+
 def check_app_names(resource_type: str, props: Mapping[str, Any], config: Mapping[str, Any] | None,
                     *, name: str = "", secret_outputs: Sequence[str] = ()) -> list[str]:
-    """FuseML Application `name` and ModelServer `fuseml/app-name` are explicit, valid and deterministic.
+    """FuseML Application `name` and the server objects' `fuseml/app-name` are explicit and deterministic.
 
-    Why: the app name keys the FuseML registry, the `ovms-<app>` Service and the Istio host; a missing or
-    generated name creates a new app on every run and leaves the old one orphaned.
+    A ModelServer must carry the label and be named `ovms-<app>`; an InferenceService or SeldonDeployment
+    carrying it must be named `<app>` (FuseML's kserve and seldon steps name them so, and their URLs show
+    the object's name).
+
+    Why: the app name keys the FuseML registry, the `ovms-<app>` Service, the KServe/Seldon URL and the
+    Istio host; a missing or generated name creates a new app on every run and leaves the old one orphaned.
     """
     label = _label(resource_type, props, name)
     allowed = _str_list(APP_NAMES_DETERMINISTIC.setting(config, "allowed_names"))
     violations: list[str] = []
+    app = _get(props, "metadata", "labels", APP_NAME_LABEL)
+    server_name = _get(props, "metadata", "name")
     if _is_fuseml_application(resource_type):
-        app = props.get("name")
-        problem = app_name_problem(app, allowed)
+        problem = app_name_problem(props.get("name"), allowed)
         if problem:
-            violations.append(f"{label} application name {app!r} {problem}; names must be explicit DNS "
-                              f"labels.")
+            violations.append(f"{label} application name {props.get('name')!r} {problem}; names must be "
+                              f"explicit DNS labels.")
     elif _is_model_server(resource_type):
-        app = _get(props, "metadata", "labels", APP_NAME_LABEL)
-        problem = app_name_problem(app, allowed)
-        if problem:
-            violations.append(f"{label} label {APP_NAME_LABEL}={app!r} {problem}; names must be explicit DNS "
-                              f"labels.")
-        server_name = _get(props, "metadata", "name")
+        violations.extend(_label_problems(label, props, allowed))
         if isinstance(app, str) and app and isinstance(server_name, str) \
                 and server_name != f"{MODEL_SERVER_NAME_PREFIX}{app}":
             violations.append(f"{label} metadata.name {server_name!r} does not match its app name; "
@@ -109,13 +125,19 @@ def check_app_names(resource_type: str, props: Mapping[str, Any], config: Mappin
         if isinstance(server_name, str) and len(server_name) > 63:
             violations.append(f"{label} metadata.name {server_name!r} has {len(server_name)} characters; the "
                               f"operator's Service name must be at most 63.")
+    elif _is_serving_object(resource_type) and _has_app_label(props):
+        violations.extend(_label_problems(label, props, allowed))
+        if isinstance(app, str) and app and isinstance(server_name, str) and server_name != app:
+            violations.append(f"{label} metadata.name {server_name!r} does not match its app name {app!r}; "
+                              f"its URL carries the object's name, so the FuseML app would point elsewhere.")
     return violations
 
 
 APP_NAMES_DETERMINISTIC = RuleSpec(
     "app-names-deterministic",
-    "Advisory: FuseML application names and ModelServer fuseml/app-name labels are explicit DNS labels "
-    "without random-looking parts, because a generated name creates a new app every run.",
+    "Advisory: FuseML application names and the fuseml/app-name labels of ModelServers, InferenceServices "
+    "and SeldonDeployments are explicit DNS labels without random-looking parts, matching the object's "
+    "name, because a generated name creates a new app every run.",
     EnforcementLevel.ADVISORY, check_app_names,
     settings={"allowed_names": _string_list([], "Names exempt from the random-suffix heuristic.")})
 
@@ -125,22 +147,26 @@ APP_NAMES_DETERMINISTIC = RuleSpec(
 # ---------------------------------------------------------------------------------------------------------
 def check_unique_app_names(resources: Sequence[StackResource], config: Mapping[str, Any] | None) \
         -> StackViolations:
-    """Application names are unique across the stack (FuseML apps and ModelServer app-name labels).
+    """Application names are unique across the stack (FuseML apps, and the app-name labels of servers).
+
+    Servers are ModelServers, InferenceServices and SeldonDeployments: one app name served by two of them,
+    even on different backends, is still one FuseML app.
 
     Why: a second server or FuseML app with the same name overwrites the first one's registration and
-    `ovms-<app>` Service, silently serving the wrong model.
+    `ovms-<app>` Service (or takes the app's URL), silently serving the wrong model.
     """
     apps = [(r.props["name"], r) for r in resources
             if _is_fuseml_application(r.resource_type) and isinstance(r.props.get("name"), str)]
-    servers = [(app, r) for r in resources if _is_model_server(r.resource_type)
+    servers = [(app, r) for r in resources if _is_serving_object(r.resource_type)
                for app in [_get(r.props, "metadata", "labels", APP_NAME_LABEL)] if isinstance(app, str)]
     return _duplicates(apps, "FuseML application name") + _duplicates(servers, f"label {APP_NAME_LABEL}")
 
 
 APP_NAMES_UNIQUE = RuleSpec(
     "app-names-unique",
-    "Mandatory: application names are unique across the stack, because duplicates overwrite each other's "
-    "FuseML registration and ovms-<app> Service.",
+    "Mandatory: application names are unique across the stack (FuseML apps, ModelServers, "
+    "InferenceServices, SeldonDeployments), because duplicates overwrite each other's FuseML registration "
+    "and ovms-<app> Service or URL.",
     EnforcementLevel.MANDATORY, check_unique_app_names, stack=True)
 
 

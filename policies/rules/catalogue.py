@@ -13,11 +13,11 @@ from typing import Any
 
 from pulumi_policy import EnforcementLevel
 
-from . import app_names, credentials, gke, images, istio, model_server
+from . import app_names, backends, credentials, gke, images, istio, model_server
 from .common import RuleSpec
 
 #: The subject modules, each with its own RULES; together they hold every rule exactly once.
-SUBJECTS = (gke, model_server, credentials, images, app_names, istio)
+SUBJECTS = (gke, model_server, credentials, images, app_names, istio, backends)
 
 #: Every rule, in the order the pack has always listed them (Pulumi prints policies in this order).
 RULES: tuple[RuleSpec, ...] = (
@@ -34,6 +34,7 @@ RULES: tuple[RuleSpec, ...] = (
     istio.VIRTUALSERVICE_ROUTES_TO_SERVER,
     gke.GKE_HARDENED,
     model_server.PROD_MODEL_SERVER_REPLICAS,
+    backends.SERVING_BACKEND_MAINTAINED,
 )
 
 RULES_BY_NAME: Mapping[str, RuleSpec] = {rule.name: rule for rule in RULES}
@@ -71,6 +72,10 @@ def _check_setting(policy: str, key: str, value: Any, schema: Mapping[str, Any])
         raise ValueError(f"policy config {policy}.{key}={value!r} must be >= {schema['minimum']}")
     if schema["type"] == "array" and not all(isinstance(item, str) for item in value):
         raise ValueError(f"policy config {policy}.{key} must be a list of strings, got {value!r}")
+    choices = schema.get("items", {}).get("enum")
+    if schema["type"] == "array" and choices and not set(value) <= set(choices):
+        raise ValueError(f"policy config {policy}.{key} names {sorted(set(value) - set(choices))}, not one "
+                         f"of {choices}")
 
 
 def _parse_level(policy: str, level: Any) -> str:

@@ -46,15 +46,44 @@ ISTIO_GATEWAY = "kubernetes:networking.istio.io/v1beta1:Gateway"
 K8S_SECRET = "kubernetes:core/v1:Secret"
 K8S_SERVICE = "kubernetes:core/v1:Service"
 FUSEML_APPLICATION = "pulumi-python:dynamic/fuseml:Application"
+INFERENCE_SERVICE = "kubernetes:serving.kserve.io/v1beta1:InferenceService"
+CLUSTER_SERVING_RUNTIME = "kubernetes:serving.kserve.io/v1alpha1:ClusterServingRuntime"
+SELDON_DEPLOYMENT = "kubernetes:machinelearning.seldon.io/v1:SeldonDeployment"
 
 APP_NAME_LABEL = "fuseml/app-name"
 ENVIRONMENT_LABEL = "fuseml-serving/environment"
 MODEL_SERVER_NAME_PREFIX = "ovms-"
+#: The annotation that puts a KServe InferenceService into ModelMesh mode (shared runtime pods).
+DEPLOYMENT_MODE_ANNOTATION = "serving.kserve.io/deploymentMode"
 
 
 def _is_model_server(resource_type: str) -> bool:
     """True for any version of the OVMS operator's ModelServer CR, so an API bump keeps the rules on."""
     return resource_type.startswith("kubernetes:intel.com/") and resource_type.endswith(":ModelServer")
+
+
+def _is_inference_service(resource_type: str) -> bool:
+    """True for a KServe InferenceService in any API version (v1alpha2 stacks still exist)."""
+    return resource_type.startswith("kubernetes:serving.kserve.io/") and resource_type.endswith(
+        ":InferenceService")
+
+
+def _is_modelmesh(resource_type: str, props: Mapping[str, Any]) -> bool:
+    """True for an InferenceService that ModelMesh Serving runs (deploymentMode annotation ModelMesh)."""
+    mode = _get(props, "metadata", "annotations", DEPLOYMENT_MODE_ANNOTATION)
+    return _is_inference_service(resource_type) and isinstance(mode, str) and mode.lower() == "modelmesh"
+
+
+def _is_seldon_deployment(resource_type: str) -> bool:
+    """True for a Seldon Core SeldonDeployment in any API version (v1, v1alpha2, v1alpha3)."""
+    return resource_type.startswith("kubernetes:machinelearning.seldon.io/") and resource_type.endswith(
+        ":SeldonDeployment")
+
+
+def _is_serving_object(resource_type: str) -> bool:
+    """True for the kinds that serve one FuseML app: ModelServer, InferenceService, SeldonDeployment."""
+    return (_is_model_server(resource_type) or _is_inference_service(resource_type)
+            or _is_seldon_deployment(resource_type))
 
 
 def _is_istio(resource_type: str, kind: str) -> bool:

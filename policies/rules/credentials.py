@@ -7,6 +7,7 @@ S3/Azure exception) and the offline review reuses its tables to mask what it wri
 from __future__ import annotations
 
 import itertools
+import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -17,7 +18,9 @@ from .common import (
     K8S_SECRET,
     RuleSpec,
     _get,
+    _is_inference_service,
     _is_model_server,
+    _is_seldon_deployment,
     _label,
     _path_text,
     _redact,
@@ -105,11 +108,33 @@ def _plain_credential(value: Any) -> bool:
     text = value.strip()
     return bool(text) and text.lower() not in NON_CREDENTIAL_VALUES
 
+def _embedded_json(text: str) -> Any:
+    """A JSON object or array held as text (storage-config entries, plugin_config), else None."""
+    if not text.lstrip().startswith(("{", "[")):
+        return None
+    try:
+        parsed = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    return parsed if isinstance(parsed, dict | list) else None
+
+
+def _env_hint(resource_type: str) -> str:
+    """Where a serving kind takes credential variables from instead of plain env values."""
+    if _is_seldon_deployment(resource_type):
+        return " or the graph's envSecretRefName (a Secret of RCLONE_CONFIG_* variables)"
+    if _is_inference_service(resource_type):
+        return " or a Secret on the predictor's serviceAccountName (KServe's S3 annotations)"
+    return ""
+
+
 def _walk_credentials(label: str, value: Any, path: tuple[str | int, ...], exempt: set[tuple[str, ...]],
-                      extra_refs: frozenset[str]) -> Iterator[str]:
+                      extra_refs: frozenset[str], env_hint: str = "") -> Iterator[str]:
     """Yield one violation per leaf holding a plain-text credential, skipping exempt subtrees.
 
-    Exempt paths list field names only (list indexes are ignored), e.g. ("data",) for a Secret.
+    Exempt paths list field names only (list indexes are ignored), e.g. ("data",) for a Secret.  JSON
+    text is walked as the structure it holds (a ModelMesh storage-config entry in a ConfigMap or an
+    annotation carries its keys as JSON fields).
     """
     if isinstance(value, Mapping):
         skip = set(UNSCANNED_KEYS)
@@ -119,7 +144,8 @@ def _walk_credentials(label: str, value: Any, path: tuple[str | int, ...], exemp
             # A {name, value} pair (container env, headers) named like a credential.
             skip.add("value")
             yield (f"{label} sets {_path_text(path) or 'an entry'} {env_name}={_redact(value['value'])} in "
-                   f"plain text; credential variables must use valueFrom.secretKeyRef (a Kubernetes Secret).")
+                   f"plain text; credential variables must use valueFrom.secretKeyRef (a Kubernetes "
+                   f"Secret){env_hint}.")
         for key, item in value.items():
             if key in skip:
                 continue
@@ -131,10 +157,12 @@ def _walk_credentials(label: str, value: Any, path: tuple[str | int, ...], exemp
                        f"in a Kubernetes Secret / Pulumi secret and reference it (secretKeyRef, "
                        f"*_secret_name).")
                 continue
-            yield from _walk_credentials(label, item, child, exempt, extra_refs)
+            yield from _walk_credentials(label, item, child, exempt, extra_refs, env_hint)
     elif isinstance(value, list | tuple):
         for index, item in enumerate(value):
-            yield from _walk_credentials(label, item, (*path, index), exempt, extra_refs)
+            yield from _walk_credentials(label, item, (*path, index), exempt, extra_refs, env_hint)
+    elif isinstance(value, str) and _embedded_json(value) is not None:
+        yield from _walk_credentials(label, _embedded_json(value), path, exempt, extra_refs, env_hint)
     elif isinstance(value, str):
         for what, pattern in CREDENTIAL_VALUE_PATTERNS.items():
             match = pattern.search(value)
@@ -157,6 +185,10 @@ def check_no_plaintext_credentials(resource_type: str, props: Mapping[str, Any],
     Why: resource inputs land unencrypted in Pulumi state, previews, logs and `kubectl get -o yaml`;
     credentials must live in Kubernetes Secrets (referenced) or Pulumi secrets.  The one exception is the
     ModelServer's inline S3/Azure fields, allowed only when additionalSecretOutputs covers `spec`.
+    Every kind is walked the same way, so the serving backends' places are covered too: env of Seldon
+    componentSpecs and InferenceService containers, Seldon graph parameters ({name, value} pairs),
+    storage URIs with a user:password, and storage-config JSON outside a Secret's payload.  Pulumi secrets
+    reach policies as opaque values and are never reported.
     """
     if resource_type.startswith("pulumi:providers:"):
         # Provider configuration (kubeconfig, credentials) is where cluster access belongs and the
@@ -177,15 +209,15 @@ def check_no_plaintext_credentials(resource_type: str, props: Mapping[str, Any],
                     f"{label} sets {'.'.join(path)} ({_redact(value)}) without additionalSecretOutputs "
                     f"covering 'spec' (got {list(secret_outputs)}); pass it as a Pulumi secret and register "
                     f"the CR with additionalSecretOutputs=['spec'].")
-    violations.extend(_walk_credentials(label, props, (), exempt, extra_refs))
+    violations.extend(_walk_credentials(label, props, (), exempt, extra_refs, _env_hint(resource_type)))
     return violations
 
 
 NO_PLAINTEXT_CREDENTIALS = RuleSpec(
     "no-plaintext-credentials",
-    "Mandatory: no resource input holds a credential in plain text (only Secret data and the "
-    "ModelServer's inline S3/Azure fields under additionalSecretOutputs=['spec']), because inputs land "
-    "in state, previews and logs.",
+    "Mandatory: no resource input holds a credential in plain text, env values of KServe and Seldon "
+    "containers and storage-config JSON included (only Secret data and the ModelServer's inline S3/Azure "
+    "fields under additionalSecretOutputs=['spec']), because inputs land in state, previews and logs.",
     EnforcementLevel.MANDATORY, check_no_plaintext_credentials,
     settings={"extra_reference_fields": _string_list([], "Field names that reference secrets.")})
 

@@ -1,6 +1,7 @@
 """Image rules: the OVMS image and every container image are pinned to a fixed tag or digest.
 
-Why its own module: it looks at every resource with a pod template, not only model servers.
+Why its own module: it looks at every resource with containers, not only model servers: pod templates,
+KServe (Cluster)ServingRuntimes and InferenceService containers, SeldonDeployment componentSpecs.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from .common import (
     RuleSpec,
     _get,
     _is_model_server,
+    _is_seldon_deployment,
     _known,
     _label,
     _path_text,
@@ -73,6 +75,11 @@ def check_images_pinned(resource_type: str, props: Mapping[str, Any], config: Ma
                         *, name: str = "", secret_outputs: Sequence[str] = ()) -> list[str]:
     """ModelServer spec.image_name and every container image carry a fixed tag or digest.
 
+    Every `containers` list counts: pod templates, a ClusterServingRuntime's spec.containers, an
+    InferenceService's predictor.containers and a SeldonDeployment's componentSpecs.  A Seldon container
+    may leave out `image`: Seldon then runs the image of its prepackaged server (set by the operator's
+    version), so only images that are given are judged there.
+
     Why: a floating tag makes `pulumi up` non-reproducible and lets a node restart pull a different
     OVMS build than the one that was reviewed and benchmarked.
     """
@@ -82,7 +89,11 @@ def check_images_pinned(resource_type: str, props: Mapping[str, Any], config: Ma
     images: list[tuple[str, Any]] = []
     if _is_model_server(resource_type):
         images.append(("spec.image_name", _get(props, "spec", "image_name")))
-    images.extend(_container_images(props, ()))
+    # Seldon fills in a missing componentSpecs image from its prepackaged server; Kubernetes and KServe
+    # refuse a container without one, so there an absent image still counts as empty.
+    given_only = _is_seldon_deployment(resource_type)
+    images.extend((path, image) for path, image in _container_images(props, ())
+                  if image is not None or not given_only)
     violations = []
     for path, image in images:
         problem = image_problem(image, floating, require_digest)
@@ -94,8 +105,9 @@ def check_images_pinned(resource_type: str, props: Mapping[str, Any], config: Ma
 
 IMAGES_PINNED = RuleSpec(
     "images-pinned",
-    "Mandatory: the OVMS image and every container image use a fixed tag or digest, because floating "
-    "tags make deployments irreproducible and swap unreviewed builds in on restart.",
+    "Mandatory: the OVMS image and every container image (pod templates, ServingRuntimes, InferenceService "
+    "and SeldonDeployment containers) use a fixed tag or digest, because floating tags make deployments "
+    "irreproducible and swap unreviewed builds in on restart.",
     EnforcementLevel.MANDATORY, check_images_pinned,
     settings={
         "floating_tags": _string_list(["latest", "main", "master", "nightly", "edge", "dev"],

@@ -1,7 +1,8 @@
 """ModelServer rules: requests and limits, bounded nireq, valid plugin_config, replicated production servers.
 
-Why one module: all four read the OVMS operator's ModelServer spec (the CRD's snake_case fields), so what
-a model server must declare, and how its CPU is counted, stands in one place.
+Why one module: all four read what a model server must declare (the OVMS operator's ModelServer spec, in
+the CRD's snake_case fields; requests and limits also of KServe and Seldon servers), and how its CPU is
+counted, stands in one place.
 """
 
 from __future__ import annotations
@@ -20,7 +21,11 @@ from .common import (
     RuleSpec,
     _as_int,
     _get,
+    _is_inference_service,
     _is_model_server,
+    _is_modelmesh,
+    _is_seldon_deployment,
+    _items,
     _known,
     _label,
     _present,
@@ -60,24 +65,19 @@ def parse_quantity(value: Any) -> float | None:
 # ---------------------------------------------------------------------------------------------------------
 _RESOURCES_PATH = "spec.deployment_parameters.resources"
 _ONE_MIB = float(2**20)
+#: KServe's older per-framework predictor keys (predictor.<framework>.resources), still accepted by v1beta1.
+KSERVE_FRAMEWORK_KEYS = (
+    "tensorflow", "sklearn", "xgboost", "lightgbm", "onnx", "pytorch", "triton", "pmml", "paddle",
+    "huggingface",
+)
 
 
 def _model_server_resources(props: Mapping[str, Any]) -> Any:
     return _get(props, "spec", "deployment_parameters", "resources")
 
 
-def check_model_server_resources(resource_type: str, props: Mapping[str, Any],
-                                 config: Mapping[str, Any] | None, *, name: str = "",
-                                 secret_outputs: Sequence[str] = ()) -> list[str]:
-    """Every ModelServer sets cpu and memory requests and limits, with requests <= limits.
-
-    Why: without requests the scheduler packs OVMS pods onto busy nodes, and without limits one model
-    can starve its neighbours; OVMS also sizes its thread pools from the CPU it sees.
-    """
-    if not _is_model_server(resource_type):
-        return []
-    label = _label(resource_type, props, name)
-    resources = _model_server_resources(props)
+def _resource_problems(label: str, resources: Any, where: str) -> list[str]:
+    """What is missing or wrong in one server's `resources` (requests and limits of cpu and memory)."""
     if not _known(resources):
         return []
     violations: list[str] = []
@@ -85,7 +85,7 @@ def check_model_server_resources(resource_type: str, props: Mapping[str, Any],
     for kind in ("requests", "limits"):
         for resource in ("cpu", "memory"):
             value = _get(resources, kind, resource)
-            path = f"{_RESOURCES_PATH}.{kind}.{resource}"
+            path = f"{where}.{kind}.{resource}"
             if not _present(value):
                 example = '"1"' if resource == "cpu" else '"1Gi"'
                 violations.append(f"{label} does not set {path}; every model server needs cpu and memory "
@@ -112,10 +112,76 @@ def check_model_server_resources(resource_type: str, props: Mapping[str, Any],
     return violations
 
 
+def _containers(value: Any, where: str) -> list[tuple[str, Any]]:
+    """(path, resources) of every container in a list of containers."""
+    return [(f"{where}[{index}].resources", _get(container, "resources"))
+            for index, container in enumerate(_items(value)) if isinstance(container, Mapping)]
+
+
+def _inference_service_servers(props: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """(path, resources) of an InferenceService predictor: its model, custom containers or framework."""
+    predictor = _get(props, "spec", "predictor")
+    if not _known(predictor):
+        return []
+    if isinstance(_get(predictor, "model"), Mapping) or not _known(_get(predictor, "model")):
+        return [("spec.predictor.model.resources", _get(predictor, "model", "resources"))]
+    if _items(_get(predictor, "containers")):
+        return _containers(_get(predictor, "containers"), "spec.predictor.containers")
+    for framework in KSERVE_FRAMEWORK_KEYS:
+        if isinstance(_get(predictor, framework), Mapping):
+            return [(f"spec.predictor.{framework}.resources", _get(predictor, framework, "resources"))]
+    return [("spec.predictor.model.resources", None)]
+
+
+def _seldon_servers(label: str, props: Mapping[str, Any]) -> tuple[list[tuple[str, Any]], list[str]]:
+    """(path, resources) of every SeldonDeployment componentSpecs container, and predictors without any."""
+    servers: list[tuple[str, Any]] = []
+    bare: list[str] = []
+    for index, predictor in enumerate(_items(_get(props, "spec", "predictors"))):
+        where = f"spec.predictors[{index}].componentSpecs"
+        found = [server for spec_index, component in enumerate(_items(_get(predictor, "componentSpecs")))
+                 for server in _containers(_get(component, "spec", "containers"),
+                                           f"{where}[{spec_index}].spec.containers")]
+        if found or not _known(_get(predictor, "componentSpecs")):
+            servers.extend(found)
+            continue
+        bare.append(f"{label} has no container under {where}[].spec.containers for its graph, so Seldon "
+                    f"starts the model server without cpu and memory requests and limits; add one named "
+                    f"after the graph node with resources.")
+    return servers, bare
+
+
+def check_model_server_resources(resource_type: str, props: Mapping[str, Any],
+                                 config: Mapping[str, Any] | None, *, name: str = "",
+                                 secret_outputs: Sequence[str] = ()) -> list[str]:
+    """Every model server sets cpu and memory requests and limits, with requests <= limits.
+
+    Covers the OVMS operator's ModelServer, a KServe InferenceService's predictor (model, custom
+    containers or a framework key) and every SeldonDeployment componentSpecs container.  A ModelMesh
+    InferenceService runs no pod of its own (its ServingRuntime's shared pods do), so it is left out.
+
+    Why: without requests the scheduler packs server pods onto busy nodes, and without limits one model
+    can starve its neighbours; OVMS (under any operator) also sizes its thread pools from the CPU it sees.
+    """
+    label = _label(resource_type, props, name)
+    if _is_model_server(resource_type):
+        return _resource_problems(label, _model_server_resources(props), _RESOURCES_PATH)
+    if _is_inference_service(resource_type) and not _is_modelmesh(resource_type, props):
+        servers, violations = _inference_service_servers(props), []
+    elif _is_seldon_deployment(resource_type):
+        servers, violations = _seldon_servers(label, props)
+    else:
+        return []
+    for where, resources in servers:
+        violations.extend(_resource_problems(label, resources, where))
+    return violations
+
+
 MODEL_SERVER_RESOURCES = RuleSpec(
     "model-server-resources",
-    "Advisory: every ModelServer sets cpu and memory requests and limits (requests <= limits), because "
-    "unbounded OVMS pods starve neighbours and size their thread pools from the node's CPUs.",
+    "Advisory: every ModelServer, InferenceService predictor and SeldonDeployment container sets cpu and "
+    "memory requests and limits (requests <= limits), because unbounded server pods starve neighbours and "
+    "OVMS sizes its thread pools from the node's CPUs.",
     EnforcementLevel.ADVISORY, check_model_server_resources)
 
 

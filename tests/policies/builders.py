@@ -235,3 +235,84 @@ def serving_stack(*apps: str) -> list[PolicyResource]:
             policy_resource(rules.FUSEML_APPLICATION, f"app-{app}", fuseml_app(app)),
         ]
     return resources
+
+
+def sized(
+    cpu: str = "1", memory: str = "1Gi", cpu_limit: str = "2", memory_limit: str = "2Gi"
+) -> dict[str, Any]:
+    """A container's `resources`: cpu and memory requests and limits."""
+    return {"requests": {"cpu": cpu, "memory": memory}, "limits": {"cpu": cpu_limit, "memory": memory_limit}}
+
+
+def labels(app: str, env: str = "dev") -> dict[str, str]:
+    return {"fuseml/app-name": app, "fuseml-serving/environment": env, "app.kubernetes.io/part-of": "fuseml"}
+
+
+def inference_service(app: str = "mnist", *, modelmesh: bool = False, **model: Any) -> dict[str, Any]:
+    """A KServe InferenceService as the kserve backend plans it (or, with modelmesh, the modelmesh one)."""
+    spec: dict[str, Any] = {
+        "modelFormat": {"name": "openvino"},
+        "runtime": "kserve-openvino",
+        "storageUri": f"s3://models/{app}",
+        "resources": sized(),
+    }
+    metadata: dict[str, Any] = {"name": app, "namespace": "fuseml-workloads", "labels": labels(app)}
+    if modelmesh:
+        spec = {"modelFormat": {"name": "openvino_ir"}, "runtime": "ovms-1.x",
+                "storage": {"key": "s3-models", "path": app}}
+        metadata["annotations"] = {"serving.kserve.io/deploymentMode": "ModelMesh"}
+    spec.update(model)
+    return {
+        "apiVersion": "serving.kserve.io/v1beta1",
+        "kind": "InferenceService",
+        "metadata": metadata,
+        "spec": {"predictor": {"model": spec, "serviceAccountName": f"{app}-kserve", "minReplicas": 1.0}},
+    }
+
+
+def seldon_deployment(app: str = "mnist", **container: Any) -> dict[str, Any]:
+    """A SeldonDeployment as the seldon backend plans it: a prepackaged server with a sized container."""
+    spec: dict[str, Any] = {"name": app, "resources": sized()}
+    spec.update(container)
+    return {
+        "apiVersion": "machinelearning.seldon.io/v1",
+        "kind": "SeldonDeployment",
+        "metadata": {"name": app, "namespace": "fuseml-workloads", "labels": labels(app)},
+        "spec": {
+            "protocol": "tensorflow",
+            "predictors": [
+                {
+                    "name": "default",
+                    "replicas": 1.0,
+                    "graph": {
+                        "name": app,
+                        "implementation": "TENSORFLOW_SERVER",
+                        "modelUri": f"s3://models/{app}",
+                        "envSecretRefName": f"{app}-seldon-s3",
+                    },
+                    "componentSpecs": [{"spec": {"containers": [spec]}}],
+                }
+            ],
+        },
+    }
+
+
+def cluster_serving_runtime(image: str = "openvino/model_server:2025.1") -> dict[str, Any]:
+    """The kserve-openvino ClusterServingRuntime the kserve backend can install."""
+    return {
+        "apiVersion": "serving.kserve.io/v1alpha1",
+        "kind": "ClusterServingRuntime",
+        "metadata": {"name": "kserve-openvino"},
+        "spec": {
+            "supportedModelFormats": [{"name": "openvino", "version": "10", "autoSelect": True}],
+            "multiModel": False,
+            "containers": [
+                {
+                    "name": "kserve-container",
+                    "image": image,
+                    "args": ["--model_name={{.Name}}", "--model_path=/mnt/models"],
+                    "resources": sized(memory="2Gi"),
+                }
+            ],
+        },
+    }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -12,8 +13,10 @@ from tests.policies.builders import (
     AWS_KEY_ID,
     AWS_SECRET,
     deployment,
+    inference_service,
     model_server,
     run_resource,
+    seldon_deployment,
 )
 
 
@@ -130,3 +133,74 @@ def test_extra_reference_fields_config() -> None:
 )
 def test_is_credential_name(key: str, credential: bool) -> None:
     assert rules.is_credential_name(key) is credential
+
+
+# ---------------------------------------------------------------------------------------------------------
+# no-plaintext-credentials on the serving backends' kinds.
+# ---------------------------------------------------------------------------------------------------------
+S3_ENV = [
+    {"name": "AWS_ACCESS_KEY_ID", "value": AWS_KEY_ID},
+    {"name": "AWS_SECRET_ACCESS_KEY", "value": AWS_SECRET},
+]
+
+
+def test_backend_objects_as_planned_pass() -> None:
+    for resource_type, props in [
+        (rules.SELDON_DEPLOYMENT, seldon_deployment()),
+        (rules.INFERENCE_SERVICE, inference_service()),
+        (rules.INFERENCE_SERVICE, inference_service(modelmesh=True)),
+    ]:
+        assert run_resource("no-plaintext-credentials", resource_type, props) == [], resource_type
+
+
+def test_seldon_component_env_in_plain_text_flagged() -> None:
+    props = seldon_deployment(env=S3_ENV)
+    found = run_resource("no-plaintext-credentials", rules.SELDON_DEPLOYMENT, props, name="sd")
+    assert len(found) == 2, found
+    assert "spec.predictors[0].componentSpecs[0].spec.containers[0].env[1] AWS_SECRET_ACCESS_KEY=" in found[1]
+    assert all("envSecretRefName" in f and 'SeldonDeployment "sd"' in f for f in found)
+    assert AWS_SECRET not in "\n".join(found)
+    rclone = seldon_deployment()
+    rclone["spec"]["predictors"][0]["graph"]["parameters"] = [
+        {"name": "RCLONE_CONFIG_S3_SECRET_ACCESS_KEY", "type": "STRING", "value": AWS_SECRET}
+    ]
+    (problem,) = run_resource("no-plaintext-credentials", rules.SELDON_DEPLOYMENT, rclone)
+    assert "graph.parameters[0] RCLONE_CONFIG_S3_SECRET_ACCESS_KEY=" in problem
+
+
+def test_inference_service_env_and_storage_uri_flagged() -> None:
+    props = inference_service(env=S3_ENV[1:], storageUri="s3://minio:hunter2hunter2@models/mnist")
+    found = run_resource("no-plaintext-credentials", rules.INFERENCE_SERVICE, props)
+    uri, env = found
+    assert "spec.predictor.model.env[0] AWS_SECRET_ACCESS_KEY=" in env and "serviceAccountName" in env
+    assert "user:password" in uri and "spec.predictor.model.storageUri" in uri
+
+
+def test_pulumi_secret_env_values_are_opaque() -> None:
+    # The engine shows Pulumi secrets to a policy as "[secret]": not plain text, never reported.
+    secret_env = [{"name": "AWS_SECRET_ACCESS_KEY", "value": "[secret]"}]
+    props = seldon_deployment(env=secret_env)
+    assert run_resource("no-plaintext-credentials", rules.SELDON_DEPLOYMENT, props) == []
+    isvc = inference_service(env=secret_env)
+    assert run_resource("no-plaintext-credentials", rules.INFERENCE_SERVICE, isvc) == []
+
+
+def storage_config_entry() -> str:
+    """One ModelMesh storage-config entry: JSON text holding the bucket's keys."""
+    return json.dumps({"type": "s3", "access_key_id": "minio", "secret_access_key": AWS_SECRET})
+
+
+def test_storage_config_json_only_inside_a_secret() -> None:
+    props = {"metadata": {"name": "storage-config"}, "stringData": {"s3-models": storage_config_entry()}}
+    assert run_resource("no-plaintext-credentials", rules.K8S_SECRET, props) == []
+    config_map = {"metadata": {"name": "storage-config"}, "data": {"s3-models": storage_config_entry()}}
+    found = run_resource("no-plaintext-credentials", "kubernetes:core/v1:ConfigMap", config_map)
+    assert len(found) == 2, found
+    assert "data.s3-models.access_key_id" in found[0] and "data.s3-models.secret_access_key" in found[1]
+    annotated = inference_service(modelmesh=True)
+    annotated["metadata"]["annotations"]["example.com/storage"] = storage_config_entry()
+    _, secret = run_resource("no-plaintext-credentials", rules.INFERENCE_SERVICE, annotated)
+    assert "metadata.annotations.example.com/storage.secret_access_key" in secret and AWS_SECRET not in secret
+    # Built from Pulumi secrets, the whole entry is one secret (as the modelmesh backend builds it).
+    opaque = {"data": {"s3-models": "[secret]"}}
+    assert run_resource("no-plaintext-credentials", "kubernetes:core/v1:ConfigMap", opaque) == []

@@ -6,9 +6,12 @@ import pytest
 
 from policies import rules
 from tests.policies.builders import (
+    cluster_serving_runtime,
     deployment,
+    inference_service,
     model_server,
     run_resource,
+    seldon_deployment,
 )
 
 
@@ -46,3 +49,31 @@ def test_unpinned_images_flagged(image: str, expected: str) -> None:
 
 def test_require_digest_config() -> None:
     assert run_resource("images-pinned", rules.MODEL_SERVER, model_server(), config={"require_digest": True})
+
+
+def test_serving_runtime_and_backend_container_images() -> None:
+    runtime = rules.CLUSTER_SERVING_RUNTIME
+    assert run_resource("images-pinned", runtime, cluster_serving_runtime()) == []
+    latest = cluster_serving_runtime("openvino/model_server:latest")
+    (problem,) = run_resource("images-pinned", runtime, latest)
+    assert "spec.containers[0].image" in problem and "floating tag 'latest'" in problem
+    custom = inference_service()
+    custom["spec"]["predictor"] = {"containers": [{"name": "kserve-container", "image": "my/server"}]}
+    (problem,) = run_resource("images-pinned", rules.INFERENCE_SERVICE, custom)
+    assert "spec.predictor.containers[0].image" in problem and "has no tag" in problem
+
+
+def seldon_images(image: str | None = None) -> list[str]:
+    props = seldon_deployment() if image is None else seldon_deployment(image=image)
+    return run_resource("images-pinned", rules.SELDON_DEPLOYMENT, props)
+
+
+def test_seldon_images_judged_only_when_given() -> None:
+    # Without an image Seldon runs its prepackaged server (TENSORFLOW_SERVER) at the operator's version.
+    assert seldon_images() == []
+    assert seldon_images("tf/serving:2.14") == []
+    found = seldon_images("tf/serving:nightly")
+    assert len(found) == 1 and "componentSpecs[0].spec.containers[0].image" in found[0], found
+    assert "floating tag 'nightly'" in found[0]
+    empty = seldon_images("")
+    assert len(empty) == 1 and "is empty" in empty[0]

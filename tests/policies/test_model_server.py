@@ -9,8 +9,11 @@ import pytest
 
 from policies import rules
 from tests.policies.builders import (
+    inference_service,
     model_server,
     run_resource,
+    seldon_deployment,
+    sized,
 )
 
 
@@ -40,6 +43,44 @@ def test_model_server_request_above_limit() -> None:
     props["spec"]["deployment_parameters"]["resources"]["requests"]["cpu"] = "3"
     found = run_resource("model-server-resources", rules.MODEL_SERVER, props)
     assert len(found) == 1 and "more cpu ('3') than its limit ('2')" in found[0]
+
+
+def test_inference_service_predictor_resources() -> None:
+    assert run_resource("model-server-resources", rules.INFERENCE_SERVICE, inference_service()) == []
+    found = run_resource("model-server-resources", rules.INFERENCE_SERVICE, inference_service(resources=None))
+    assert len(found) == 4, found
+    assert all("spec.predictor.model.resources." in f and "every model server needs" in f for f in found)
+    low = inference_service(resources=sized(memory="512m", memory_limit="2Gi"))
+    (problem,) = run_resource("model-server-resources", rules.INFERENCE_SERVICE, low)
+    assert "spec.predictor.model.resources.requests.memory" in problem and 'did you mean "Mi"' in problem
+
+
+def test_inference_service_custom_containers_and_framework_predictors() -> None:
+    custom = inference_service()
+    custom["spec"]["predictor"] = {"containers": [{"name": "kserve-container", "image": "x:1"}]}
+    found = run_resource("model-server-resources", rules.INFERENCE_SERVICE, custom)
+    assert len(found) == 4 and "spec.predictor.containers[0].resources.limits.cpu" in "\n".join(found)
+    legacy = inference_service()
+    legacy["spec"]["predictor"] = {"tensorflow": {"storageUri": "s3://m/x", "resources": sized(cpu="3")}}
+    (problem,) = run_resource("model-server-resources", rules.INFERENCE_SERVICE, legacy)
+    assert "more cpu ('3') than its limit ('2')" in problem
+
+
+def test_modelmesh_inference_service_has_no_pod_to_size() -> None:
+    # Its ServingRuntime's shared pods hold the resources; the InferenceService cannot set them.
+    props = inference_service(modelmesh=True)
+    assert run_resource("model-server-resources", rules.INFERENCE_SERVICE, props) == []
+
+
+def test_seldon_component_containers_resources() -> None:
+    assert run_resource("model-server-resources", rules.SELDON_DEPLOYMENT, seldon_deployment()) == []
+    found = run_resource("model-server-resources", rules.SELDON_DEPLOYMENT, seldon_deployment(resources={}))
+    assert len(found) == 4, found
+    assert "spec.predictors[0].componentSpecs[0].spec.containers[0].resources.requests.cpu" in found[0]
+    bare = seldon_deployment()
+    del bare["spec"]["predictors"][0]["componentSpecs"]
+    (problem,) = run_resource("model-server-resources", rules.SELDON_DEPLOYMENT, bare, name="sd")
+    assert 'SeldonDeployment "sd" has no container' in problem and "without cpu and memory" in problem
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,31 @@
+"""Read a model folder from s3://, gs://, az://, azfs:// or a local path, and tell its format.
+
+One implementation for the whole project: the converter (`python -m convert`) and the Pulumi program's
+backend choice call the same functions. Pure Python: boto3 is imported when an s3:// store is opened, the
+GCS and Azure clients when one of theirs is, so importing this package costs nothing and needs neither
+pulumi nor openvino.
+
+    from modelstore import StoreError, detect, open_store
+    found = detect("s3://mlflow/0/abc/artifacts/model", credentials, endpoint="http://minio:9000")
+    found.format      # "onnx"
+    found.evidence    # "MLmodel flavor onnx (data: model.onnx)"
+"""
+
+from __future__ import annotations
+
+from modelstore.detect import FORMATS, Detected, detect, detect_in
+from modelstore.errors import StoreError
+from modelstore.stores import Store, StoreSettings, credentials_from_env, open_store, settings_from_env
+
+__all__ = [
+    "FORMATS",
+    "Detected",
+    "Store",
+    "StoreError",
+    "StoreSettings",
+    "credentials_from_env",
+    "detect",
+    "detect_in",
+    "open_store",
+    "settings_from_env",
+]
