@@ -288,7 +288,8 @@ def _matching(pattern: re.Pattern[str], allowed: str) -> BeforeValidator:
 
 def _one_of(choices: tuple[str, ...], fold: Callable[[str], str] = str) -> BeforeValidator:
     def read(value: Any) -> str:
-        folded = fold(value) if isinstance(value, str) else value
+        # Surrounding whitespace is read as every other input reads it: not part of the word.
+        folded = fold(value.strip()) if isinstance(value, str) else value
         if folded not in choices:
             raise Refusal(value, "one of " + ", ".join(choices))
         return folded
@@ -705,8 +706,8 @@ class Settings(BaseModel):
     @field_validator("*", mode="before")
     @classmethod
     def _no_blank(cls, value: Any, info: ValidationInfo) -> Any:
-        if isinstance(value, str) and not value.strip():
-            default = cls.model_fields[info.field_name].default
+        default = cls.model_fields[info.field_name].default
+        if isinstance(value, str) and not value.strip() and default != "":
             shown = default.model_dump() if isinstance(default, BaseModel) else default
             raise Refusal(value, f"a value, or no {info.field_name} key at all for the default {shown!r}")
         return value
@@ -1166,8 +1167,11 @@ class ModelConfig(_Served):
     without a request sets the request, as in Kubernetes)."""
     resources_limits: ExtraLimits = None
     """Extra limits, e.g. `{gpu.intel.com/i915: 1}` (one extended device at most: the CRD has one)."""
-    runtime: Annotated[str | None, _matching(_DNS_LABEL, "a ServingRuntime name (a DNS label)")] = None
-    """kserve, modelmesh: the ServingRuntime to use; unset, the one the backend picks for the format."""
+    runtime: Annotated[
+        str | None, _matching(re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}"), "a runtime name")
+    ] = None
+    """kserve, modelmesh: the ServingRuntime to use; seldon: the prepackaged server (e.g. TRITON_SERVER);
+    unset, the one the backend picks for the format."""
     runtime_version: Annotated[str | None, _matching(_IMAGE_TAG, "an image tag such as 2.6.0")] = None
     """kserve, seldon: the runtime image's tag (FuseML's kserve step input); unset, the runtime's own."""
     protocol_version: Annotated[Literal["v1", "v2"] | None, _one_of(("v1", "v2"), str.lower)] = None
@@ -1204,7 +1208,12 @@ class ModelConfig(_Served):
             host = istio.host(self.app_name)
             fits = f"a name short enough for its host {host[:40]}... ({len(host)} chars) to fit {MAX_HOST}"
             refused.append(Refusal(self.app_name, fits, "app_name"))
-        if "GPU" in self.target_device and not self.ovms_image_tag.endswith(GPU_IMAGE_SUFFIX):
+        # A model on a shared server runs the server's image: the stack-level check looks at that one.
+        if (
+            self.server is None
+            and "GPU" in self.target_device
+            and not self.ovms_image_tag.endswith(GPU_IMAGE_SUFFIX)
+        ):
             refused.append(Refusal(
                 self.ovms_image_tag,
                 f"the {GPU_IMAGE_SUFFIX} image variant (e.g. 2024.0{GPU_IMAGE_SUFFIX}) for target_device "
@@ -1354,6 +1363,14 @@ class StackConfig(Settings):
             if model.backend not in ("auto", "ovms"):
                 only = f"ovms or auto: a shared server (server: {model.server}) is an OpenVINO Model Server"
                 refused.append(Refusal(model.backend, only, "models", i, "backend"))
+            tag = self.servers[servers[model.server]].ovms_image_tag
+            if "GPU" in model.target_device and not tag.endswith(GPU_IMAGE_SUFFIX):
+                gpu = (
+                    f"a server whose ovms_image_tag is the {GPU_IMAGE_SUFFIX} variant for target_device "
+                    f"{model.target_device}: servers[{servers[model.server]}] runs {tag}, which has no GPU "
+                    "runtime"
+                )
+                refused.append(Refusal(model.server, gpu, "models", i, "server"))
             for key in SERVER_SETTINGS:
                 if key in model.model_fields_set:
                     there = (

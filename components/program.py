@@ -153,7 +153,9 @@ def build(cfg: StackConfig, detect: Detect | None = None) -> dict[str, Any]:
         plan = planned[model.app_name]
         backend = backends[plan.backend]
         where = backend.urls(cfg, model, plan)
-        urls[model.app_name], inference_urls[model.app_name] = where.prediction, where.inference
+        urls[model.app_name] = where.prediction
+        if where.inference:
+            inference_urls[model.app_name] = where.inference
         if where.grpc:
             grpc[model.app_name] = where.grpc
         args: BackendArgs = {

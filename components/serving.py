@@ -16,9 +16,11 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.config import (
+    _DNS_LABEL,
     FORMATS,
     NAMESPACE,
     OVMS_SETTINGS,
+    RESOURCE_PREFIX,
     ConfigError,
     ConfigErrors,
     ModelConfig,
@@ -121,6 +123,10 @@ class Backend(pulumi.ComponentResource):
     ROUTE: ClassVar[tuple[str, int] | None] = None
     """(Service name template, port) an Istio route sends the model's host to; None when the backend
     exposes the model itself. The template is formatted with the model's resource names."""
+    IGNORES: ClassVar[dict[str, str]] = {}
+    """Common model settings the backend has no use for, with why: given, they are refused, not dropped."""
+    LETTER_FIRST: ClassVar[bool] = False
+    """Whether its object names must start with a letter (DNS-1035: KServe's webhook, Services)."""
 
     name: pulumi.Output[str]
     url: pulumi.Output[str]
@@ -139,9 +145,42 @@ class Backend(pulumi.ComponentResource):
         """Register the backend's own objects (children of self) and return them."""
         raise NotImplementedError
 
+    @classmethod
+    def name_of(cls, model: ModelConfig) -> str:
+        """The name of the model's main object (and of its route)."""
+        return model.resource_name
+
+    @classmethod
+    def route(cls, plan: Plan) -> tuple[str, int] | None:
+        """Where an Istio route sends the model's host (ROUTE, unless the runtime has no REST to route to)."""
+        return cls.ROUTE
+
+    @classmethod
+    def refusals(cls, model: ModelConfig, plan: Plan) -> list[tuple[str, Any, str]]:
+        """(key, value, allowed) of what this backend cannot do with the entry; subclasses add theirs."""
+        found = [
+            (key, getattr(model, key), f"nothing with backend {cls.NAME}: {why}")
+            for key, why in cls.IGNORES.items()
+            if key in model.model_fields_set
+        ]
+        if model.runtime is not None and not _DNS_LABEL.fullmatch(model.runtime):
+            found.append(("runtime", model.runtime, "a ServingRuntime name (a DNS label)"))
+        if cls.LETTER_FIRST and not model.app_name[:1].isalpha():
+            found.append((
+                "app_name",
+                model.app_name,
+                f"a name starting with a letter for backend {cls.NAME}: it names the {cls.KIND} and its "
+                "Services, which Kubernetes wants DNS-1035 labels",
+            ))  # fmt: skip
+        return found
+
+    @classmethod
+    def stack_notices(cls, cfg: StackConfig, planned: Mapping[str, Plan]) -> list[str]:
+        """Warnings about what the stack relies on this backend's cluster to have (none by default)."""
+        return []
+
     def object_name(self, args: BackendArgs) -> str:
-        """The name of the main object (and of the route)."""
-        return args["model"].resource_name
+        return self.name_of(args["model"])
 
     def custom_object(
         self,
@@ -179,8 +218,9 @@ class Backend(pulumi.ComponentResource):
         super().__init__(f"fuseml-serving:{self.NAME}:{type(self).__name__}", name, None, opts)
         made = self.objects(name, args)
         listed = [{"name": self.object_name(args), "kind": self.KIND}]
-        if self.ROUTE is not None:
-            service, port = self.ROUTE
+        route = self.route(args["plan"])
+        if route is not None:
+            service, port = route
             made.append(
                 virtual_service(
                     f"{name}-route",
@@ -258,6 +298,19 @@ def plans(cfg: StackConfig, backends: Mapping[str, type[Backend]], detect: Detec
             found[model.app_name] = _plan(i, model, backends, detect)
         except ConfigError as error:
             mistakes += error.errors
+    names: dict[str, str] = {
+        f"{RESOURCE_PREFIX}{server.name}": f"servers entry {server.name}" for server in cfg.servers
+    }
+    for i, model in enumerate(cfg.models):
+        if model.app_name not in found or model.server is not None:
+            continue
+        name = backends[found[model.app_name].backend].name_of(model)
+        if name in names:
+            clash = f"a name whose objects do not clash: {names[name]} already names its objects {name}"
+            mistakes.append(
+                ConfigError(f"models[{i}].app_name", model.app_name, clash, context=f"app {model.app_name!r}")
+            )
+        names.setdefault(name, f"models[{i}] ({model.app_name})")
     if mistakes:
         raise mistakes[0] if len(mistakes) == 1 else ConfigErrors(mistakes)
     return found
@@ -319,10 +372,13 @@ def _plan(i: int, model: ModelConfig, backends: Mapping[str, type[Backend]], det
                     "backend" + ("s" if len(owners) > 1 else ""),
                 )
             )
+    runtime = model.runtime or chosen.FORMATS.get(fmt) or chosen.NAME
+    plan = Plan(backend, fmt, why, runtime)
+    if not mistakes:
+        mistakes += [refuse(key, value, allowed) for key, value, allowed in chosen.refusals(model, plan)]
     if mistakes:
         raise mistakes[0] if len(mistakes) == 1 else ConfigErrors(mistakes)
-    runtime = model.runtime or chosen.FORMATS.get(fmt) or chosen.NAME
-    return Plan(backend, fmt, why, runtime)
+    return plan
 
 
 def notices(
@@ -333,8 +389,10 @@ def notices(
     apps: dict[str, list[str]] = {}
     for model in cfg.models:
         apps.setdefault(planned[model.app_name].backend, []).append(model.app_name)
-    return [
+    lines = [
         f"{NAMESPACE}: backend {backend} ({', '.join(names)}): {backends[backend].STATUS}"
         for backend, names in apps.items()
         if not backends[backend].STATUS.startswith("active")
     ]
+    lines += [line for backend in backends.values() for line in backend.stack_notices(cfg, planned)]
+    return lines

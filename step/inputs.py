@@ -172,8 +172,9 @@ def model_entry(env: Mapping[str, str], app: str) -> dict[str, str]:
         if value is not None and value.strip():
             entry[key] = value
     predictor = env.get("FUSEML_PREDICTOR", "").strip().lower()
+    implied: tuple[str, str] | None = None
     if predictor in PREDICTOR_FORMATS:
-        entry.setdefault("format", PREDICTOR_FORMATS[predictor])
+        implied = ("format", PREDICTOR_FORMATS[predictor])
     elif predictor == "triton":
         backend = entry.get("backend", "").strip().lower()
         if backend not in TRITON:
@@ -181,7 +182,16 @@ def model_entry(env: Mapping[str, str], app: str) -> dict[str, str]:
                 f"FUSEML_PREDICTOR: got 'triton'; allowed: with FUSEML_BACKEND kserve or seldon (got "
                 f"{backend or 'nothing'}): Triton runs under one of those"
             )
-        entry.setdefault("runtime", TRITON[backend])
+        implied = ("runtime", TRITON[backend])
+    if implied is not None:
+        key, value = implied
+        given = entry.get(key, "").strip()
+        if given and given.lower() != value.lower():
+            raise StepInputError(
+                f"FUSEML_PREDICTOR: got {predictor!r}; allowed: a predictor that agrees with "
+                f"{model_env(key)} ({given}), or only one of the two"
+            )
+        entry[key] = value
     elif predictor not in ("", "auto"):
         raise StepInputError(
             f"FUSEML_PREDICTOR: got {predictor!r}; allowed: auto, tensorflow, sklearn or triton (FuseML's "

@@ -74,6 +74,7 @@ def test_the_tutorial_stack_serves_one_model_on_ovms_kserve_and_seldon_at_the_tu
     assert isvc.inputs["spec"]["predictor"]["model"] == {
         "modelFormat": {"name": "tensorflow"},
         "runtime": "kserve-tensorflow-serving",
+        "protocolVersion": "v1",
         "storageUri": "s3://mlflow-artifacts/1/7b1549fc8c3a45189564c521f9313a66/artifacts/model",
         "resources": {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "1Gi"}},
     }
@@ -145,18 +146,19 @@ def test_modelmesh_models_share_the_namespaces_storage_config_and_get_a_rest_rou
     (config,) = [s for s in result.of_type(SECRET) if s.inputs["metadata"]["name"] == "storage-config"]
     assert json.loads(config.inputs["stringData"]["s3-models"])["type"] == "s3"
     assert any("stringData" in path for path in config.secret_paths)
-    assert (
-        result.outputs["prediction_urls"]["mesh-a"]
-        == "http://mesh-a.ovms.34.118.93.249.nip.io/v2/models/mesh-a/infer"
-    )
+    # ovms-1.x speaks grpc-v1 only, where ModelMesh's REST proxy has nothing to translate to.
+    assert result.outputs["prediction_urls"] == {
+        "mesh-a": "grpc://modelmesh-serving.fuseml-workloads:8033",
+        "mesh-b": "http://mesh-b.ovms.34.118.93.249.nip.io/v2/models/mesh-b/infer",
+    }
+    assert "mesh-a" not in result.outputs["inference_urls"]
     assert result.outputs["grpc_endpoints"] == {
         "mesh-a": "grpc://modelmesh-serving.fuseml-workloads:8033",
         "mesh-b": "grpc://modelmesh-serving.fuseml-workloads:8033",
     }
-    routes = result.of_type("kubernetes:networking.istio.io/v1beta1:VirtualService")
-    assert {r.inputs["spec"]["http"][0]["route"][0]["destination"]["port"]["number"] for r in routes} == {
-        8008
-    }
+    (route,) = result.of_type("kubernetes:networking.istio.io/v1beta1:VirtualService")
+    assert route.inputs["spec"]["http"][0]["route"][0]["destination"]["port"]["number"] == 8008
+    assert route.inputs["spec"]["hosts"] == ["mesh-b.ovms.34.118.93.249.nip.io"]
     objects_valid(result)
 
 
@@ -197,6 +199,32 @@ def test_auto_puts_ir_and_onnx_on_ovms_and_the_rest_on_kserve_and_says_why() -> 
             "backend ovms: runtime_version is a setting of the kserve and seldon backends",
         ),
         (
+            {"backend": "kserve", "format": "tensorflow", "protocol_version": "v2"},
+            "fuseml-serving:models[0].protocol_version (app 'm'): got 'v2'; allowed: one of v1: runtime "
+            "kserve-tensorflow-serving speaks no other",
+        ),
+        (
+            {"backend": "kserve", "format": "sklearn", "prediction_type": "classify"},
+            "fuseml-serving:models[0].prediction_type (app 'm'): got 'classify'; allowed: predict on runtime "
+            "kserve-sklearnserver with the v1 protocol (v2 has no verbs)",
+        ),
+        (
+            {"backend": "seldon", "format": "onnx", "runtime": "TRITON"},
+            "fuseml-serving:models[0].runtime (app 'm'): got 'TRITON'; allowed: a prepackaged server: one of "
+            "SKLEARN_SERVER, XGBOOST_SERVER, MLFLOW_SERVER, TENSORFLOW_SERVER, TRITON_SERVER",
+        ),
+        (
+            {"backend": "modelmesh", "format": "sklearn", "replicas": 3},
+            "fuseml-serving:models[0].replicas (app 'm'): got 3; allowed: nothing with backend modelmesh: "
+            "the model lives in shared runtime pods, which ModelMesh scales itself",
+        ),
+        (
+            {"backend": "kserve", "format": "sklearn", "app_name": "9iris"},
+            "fuseml-serving:models[0].app_name (app '9iris'): got '9iris'; allowed: a name starting with a "
+            "letter for backend kserve: it names the InferenceService and its Services, which Kubernetes "
+            "wants DNS-1035 labels",
+        ),
+        (
             {"backend": "modelmesh", "format": "onnx", "model": "gs://b/m"},
             "fuseml-serving:models[0].model (app 'm'): got 'gs://b/m'; allowed: a model URL backend "
             "modelmesh reads: s3://",
@@ -205,6 +233,49 @@ def test_auto_puts_ir_and_onnx_on_ovms_and_the_rest_on_kserve_and_says_why() -> 
 )
 def test_a_backend_refuses_what_it_cannot_serve_naming_both(entry: dict[str, Any], message: str) -> None:
     assert refused({"app_name": "m", "model": "s3://b/m", **entry}) == message
+
+
+def test_a_seldon_server_named_by_runtime_is_taken() -> None:
+    result = plan_models(
+        {
+            "app_name": "m",
+            "model": "s3://b/m",
+            "backend": "seldon",
+            "format": "onnx",
+            "runtime": "TRITON_SERVER",
+        }
+    )
+    (seldon,) = result.of_type(SELDON)
+    assert seldon.inputs["spec"]["predictors"][0]["graph"]["implementation"] == "TRITON_SERVER"
+    assert seldon.inputs["spec"]["protocol"] == "v2"
+
+
+def test_objects_of_two_backends_cannot_share_a_name() -> None:
+    message = refused(
+        {"app_name": "x", "model": "s3://b/x", "backend": "ovms", "format": "openvino"},
+        {"app_name": "ovms-x", "model": "s3://b/y", "backend": "kserve", "format": "sklearn"},
+    )
+    assert message == (
+        "fuseml-serving:models[1].app_name (app 'ovms-x'): got 'ovms-x'; allowed: a name whose objects do "
+        "not clash: models[0] (x) already names its objects ovms-x"
+    )
+
+
+def test_kserve_serves_v2_only_runtimes_at_their_v2_url_and_warns_of_a_runtime_it_lacks(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    result = plan_models(
+        {"app_name": "flow", "model": "s3://b/f", "backend": "kserve", "format": "mlflow"},
+        {"app_name": "onnx", "model": "s3://b/o", "backend": "kserve", "format": "onnx"},
+    )
+    assert result.outputs["prediction_urls"]["flow"] == (
+        "http://flow.fuseml-workloads.34.118.93.249.nip.io/v2/models/flow/infer"
+    )
+    (flow,) = [r for r in result.of_type(INFERENCE_SERVICE) if r.inputs["metadata"]["name"] == "flow"]
+    assert flow.inputs["spec"]["predictor"]["model"]["protocolVersion"] == "v2"
+    assert (
+        "onnx run on KServe's kserve-openvino runtime, which KServe's release does not install" in caplog.text
+    )
 
 
 def test_every_model_the_backends_refuse_is_named_in_one_error() -> None:
@@ -299,6 +370,17 @@ def test_what_a_model_on_a_shared_server_cannot_set(entry: dict[str, Any], key: 
         parse({**BASE, "servers": SERVERS, "models": [{"app_name": "m", "model": "gs://b/m", **entry}]})
     assert str(caught.value).startswith(f"fuseml-serving:{key} (app 'm'): got ")
     assert allowed in str(caught.value)
+
+
+def test_a_gpu_model_on_a_shared_server_needs_the_servers_gpu_image() -> None:
+    servers = [{"name": "vision", "ovms_image_tag": "2024.0-gpu"}]
+    gpu = {"app_name": "m", "model": "gs://b/m", "server": "vision", "target_device": "GPU"}
+    assert parse({**BASE, "servers": servers, "models": [gpu]}).models[0].target_device == "GPU"
+    with pytest.raises(ConfigError) as caught:
+        parse({**BASE, "servers": SERVERS, "models": [gpu]})
+    assert str(caught.value).startswith(
+        "fuseml-serving:models[0].server (app 'm'): got 'vision'; allowed: a server"
+    )
 
 
 def test_two_models_of_one_server_need_one_storage_and_distinct_model_names() -> None:

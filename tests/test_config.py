@@ -580,6 +580,12 @@ def test_a_blank_or_wrong_typed_top_level_value_is_refused_not_defaulted(key: st
     assert error({**raw(), key: value}).startswith(f"fuseml-serving:{key}: got {value!r}; allowed: ")
 
 
+def test_an_empty_taint_value_is_a_value_and_choices_ignore_surrounding_whitespace() -> None:
+    cfg = parse(raw(cluster={"node_pool": {"taints": [{"key": "k", "value": ""}]}}, environment=" prod "))
+    assert cfg.cluster.node_pool.taints[0].value == "" and cfg.environment == "prod"
+    assert parse(raw(model(loglevel=" info ", backend=" KServe "))).models[0].backend == "kserve"
+
+
 def test_a_latest_variant_tag_is_not_pinned() -> None:
     assert "a pinned image tag such as 2024.0 (not latest)" in error(raw(model(ovms_image_tag="latest-gpu")))
 

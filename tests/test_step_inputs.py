@@ -330,8 +330,7 @@ def test_a_failed_domain_lookup_is_reported_with_the_other_mistakes(tmp_path: Pa
         ({"FUSEML_PREDICTOR": "triton", "FUSEML_BACKEND": "kserve"}, {"runtime": "kserve-tritonserver"}),
         ({"FUSEML_PREDICTOR": "triton", "FUSEML_BACKEND": "seldon"}, {"runtime": "TRITON_SERVER"}),
         ({"FUSEML_PREDICTOR": "auto", "FUSEML_BACKEND": "kserve"}, {}),
-        # An explicit format wins over what the predictor word implies.
-        ({"FUSEML_PREDICTOR": "sklearn", "FUSEML_FORMAT": "xgboost"}, {"format": "xgboost"}),
+        ({"FUSEML_PREDICTOR": "sklearn", "FUSEML_FORMAT": "sklearn"}, {"format": "sklearn"}),
     ],
 )
 def test_the_predictor_input_of_fusemls_kserve_and_seldon_steps(
@@ -348,6 +347,16 @@ def test_the_predictor_input_of_fusemls_kserve_and_seldon_steps(
             {"FUSEML_PREDICTOR": "triton"},
             "FUSEML_PREDICTOR: got 'triton'; allowed: with FUSEML_BACKEND kserve or seldon (got nothing): "
             "Triton runs under one of those",
+        ),
+        (
+            {"FUSEML_PREDICTOR": "sklearn", "FUSEML_FORMAT": "xgboost"},
+            "FUSEML_PREDICTOR: got 'sklearn'; allowed: a predictor that agrees with FUSEML_FORMAT (xgboost), "
+            "or only one of the two",
+        ),
+        (
+            {"FUSEML_PREDICTOR": "triton", "FUSEML_BACKEND": "kserve", "FUSEML_RUNTIME": "kserve-mlserver"},
+            "FUSEML_PREDICTOR: got 'triton'; allowed: a predictor that agrees with FUSEML_RUNTIME "
+            "(kserve-mlserver), or only one of the two",
         ),
         (
             {"FUSEML_PREDICTOR": "pytorch"},

@@ -8,13 +8,14 @@ KServe's S3 annotations) attached to a ServiceAccount that the predictor runs as
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.config import MODELS_MOUNT, ModelConfig, StackConfig, StorageConfig
+from components.config import MODELS_MOUNT, NAMESPACE, ModelConfig, StackConfig, StorageConfig
 from components.serving import Backend, BackendArgs, Plan, Urls
 
 API_VERSION = "serving.kserve.io/v1beta1"
@@ -37,6 +38,19 @@ MODEL_FORMATS = {
     "pytorch": "mlflow",
     "mlflow": "mlflow",
 }
+#: The protocols each runtime speaks (protocolVersions of kserve v0.20.0 config/runtimes/kserve-*.yaml).
+PROTOCOLS = {
+    OPENVINO_RUNTIME: ("v1", "v2"),
+    "kserve-tensorflow-serving": ("v1",),
+    "kserve-sklearnserver": ("v1", "v2"),
+    "kserve-xgbserver": ("v1", "v2"),
+    "kserve-lgbserver": ("v1", "v2"),
+    "kserve-mlserver": ("v2",),
+    "kserve-tritonserver": ("v2",),
+}
+#: The v1 verbs beyond :predict: TensorFlow Serving's classify and regress APIs; KServe's own Python
+#: servers answer :predict (and :explain) only (kserve python/kserve/kserve/protocol/rest/v1_endpoints.py).
+VERBS = {"kserve-tensorflow-serving": ("predict", "classify", "regress")}
 #: KServe's S3 Secret annotations (kserve pkg/credentials/s3/s3_secret.go); its data keys are the
 #: AWS_* names of the shipped config (config/configmap/inferenceservice.yaml, credentials.s3).
 S3_ENDPOINT = "serving.kserve.io/s3-endpoint"
@@ -66,6 +80,8 @@ class KServeModel(Backend):
     }
     SETTINGS = ("runtime", "runtime_version", "protocol_version")
     KIND = KIND
+    LETTER_FIRST = True
+    IGNORES = {"model_name": "the model's name in KServe's URLs is the InferenceService's, the app name"}
     SCHEMES = ("s3", "gs", "")
 
     @classmethod
@@ -75,22 +91,66 @@ class KServeModel(Backend):
         tutorial's `cifar10-kserve.fuseml-workloads.<domain>`; the v1 and v2 paths of KServe's servers."""
         host = f"{model.app_name}.{cfg.namespace}.{cfg.istio.domain}"
         name = model.app_name
-        return Urls(
-            host,
-            f"http://{host}/v1/models/{name}:{model.prediction_type}",
-            f"http://{host}/v2/models/{name}/infer",
-        )
+        v2 = f"http://{host}/v2/models/{name}/infer"
+        if cls.protocol(model, plan) == "v2":
+            return Urls(host, v2, v2)
+        return Urls(host, f"http://{host}/v1/models/{name}:{model.prediction_type}", v2)
 
-    def object_name(self, args: BackendArgs) -> str:
+    @classmethod
+    def name_of(cls, model: ModelConfig) -> str:
         # FuseML's kserve step names the InferenceService after the app, and the tutorial's URLs show it.
-        return args["model"].app_name
+        return model.app_name
+
+    @classmethod
+    def protocol(cls, model: ModelConfig, plan: Plan) -> str:
+        """The protocol the server speaks: the one asked for, else v1 where the runtime has it."""
+        offered = PROTOCOLS.get(plan.runtime, ("v1", "v2"))
+        return model.protocol_version or ("v1" if "v1" in offered else "v2")
+
+    @classmethod
+    def refusals(cls, model: ModelConfig, plan: Plan) -> list[tuple[str, Any, str]]:
+        found = super().refusals(model, plan)
+        offered = PROTOCOLS.get(plan.runtime, ("v1", "v2"))
+        if model.protocol_version and model.protocol_version not in offered:
+            found.append((
+                "protocol_version",
+                model.protocol_version,
+                f"one of {', '.join(offered)}: runtime {plan.runtime} speaks no other",
+            ))  # fmt: skip
+        verbs = VERBS.get(plan.runtime, ("predict",))
+        if "prediction_type" in model.model_fields_set and (
+            cls.protocol(model, plan) != "v1" or model.prediction_type not in verbs
+        ):
+            found.append((
+                "prediction_type",
+                model.prediction_type,
+                f"{' or '.join(verbs)} on runtime {plan.runtime} with the v1 protocol (v2 has no verbs)",
+            ))  # fmt: skip
+        return found
+
+    @classmethod
+    def stack_notices(cls, cfg: StackConfig, planned: Mapping[str, Plan]) -> list[str]:
+        users = [
+            app
+            for app, plan in planned.items()
+            if plan.backend == cls.NAME and plan.runtime == OPENVINO_RUNTIME
+        ]
+        if not users or cfg.kserve.openvino_runtime:
+            return []
+        return [
+            f"{NAMESPACE}: {', '.join(users)} run on KServe's {OPENVINO_RUNTIME} runtime, which KServe's "
+            "release does not install: set kserve.openvino_runtime: true, or install it, or the "
+            "InferenceService waits for a runtime"
+        ]
 
     def objects(self, name: str, args: BackendArgs) -> list[pulumi.Resource]:
         model = args["model"]
         made: list[pulumi.Resource] = []
         account = _credentials(self, name, args, made)
+        plan = args["plan"]
+        protocol = self.protocol(model, plan)
         spec_ = spec(
-            model, args["storage"], args["plan"].format, args["plan"].runtime, account, args["node_affinity"]
+            model, args["storage"], plan.format, plan.runtime, protocol, account, args["node_affinity"]
         )
         made.append(self.custom_object(name, args, API_VERSION, spec_, depends_on=list(made)))
         return made
@@ -101,6 +161,7 @@ def spec(
     storage: StorageConfig,
     fmt: str,
     runtime: str,
+    protocol: str,
     account: str | None,
     node_affinity: dict[str, Any] | None,
 ) -> dict[str, Any]:
@@ -111,8 +172,7 @@ def spec(
         "storageUri": storage_uri(model, storage),
         "resources": {"requests": dict(model.requests), "limits": dict(model.limits)},
     }
-    if model.protocol_version:
-        served["protocolVersion"] = model.protocol_version
+    served["protocolVersion"] = protocol
     if model.runtime_version:
         served["runtimeVersion"] = model.runtime_version
     predictor: dict[str, Any] = {"minReplicas": model.replicas, "model": served}

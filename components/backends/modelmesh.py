@@ -25,6 +25,9 @@ SERVICE = "modelmesh-serving"
 GRPC_PORT = 8033
 REST_PORT = 8008
 STORAGE_SECRET = "storage-config"
+#: Runtimes whose protocolVersions are grpc-v1 only (modelmesh-builtin-runtimes/ovms-1.x.yaml): ModelMesh
+#: adds the REST proxy's v2 only for grpc-v2 runtimes (modelmesh-serving controllers model_type_labels.go).
+GRPC_V1_ONLY = ("ovms-1.x",)
 #: Our format word -> the modelFormat name the built-in runtimes declare (modelmesh-builtin-runtimes).
 MODEL_FORMATS = {
     "openvino": "openvino_ir",
@@ -60,16 +63,33 @@ class ModelMeshModel(Backend):
     KIND = KIND
     SCHEMES = ("s3",)
     ROUTE = (SERVICE, REST_PORT)
+    LETTER_FIRST = True
+    IGNORES = {
+        "model_name": "the model's name in ModelMesh's APIs is the InferenceService's, the app name",
+        "replicas": "the model lives in shared runtime pods, which ModelMesh scales itself",
+        "resources": "the model lives in shared runtime pods, sized by their ServingRuntime",
+        "resources_limits": "the model lives in shared runtime pods, sized by their ServingRuntime",
+        "prediction_type": "ModelMesh speaks the v2 protocol, which has no verbs",
+    }
 
-    def object_name(self, args: BackendArgs) -> str:
-        return args["model"].app_name
+    @classmethod
+    def name_of(cls, model: ModelConfig) -> str:
+        return model.app_name
+
+    @classmethod
+    def route(cls, plan: Plan) -> tuple[str, int] | None:
+        # The REST proxy translates to the v2 gRPC API only: a grpc-v1 runtime has no REST to route to.
+        return cls.ROUTE if plan.runtime not in GRPC_V1_ONLY else None
 
     @classmethod
     def urls(cls, cfg: StackConfig, model: ModelConfig, plan: Plan) -> Urls:
-        """REST v2 on the model's host (routed to the REST proxy); gRPC in the cluster."""
-        host = cfg.host(model)
-        v2 = f"http://{host}/v2/models/{model.app_name}/infer"
-        return Urls(host, v2, v2, f"grpc://{SERVICE}.{cfg.namespace}:{GRPC_PORT}")
+        """REST v2 on the model's host (routed to the REST proxy), and gRPC in the cluster; for a grpc-v1
+        runtime (ovms-1.x) the gRPC endpoint only, speaking the TensorFlow Serving API."""
+        grpc = f"grpc://{SERVICE}.{cfg.namespace}:{GRPC_PORT}"
+        if plan.runtime in GRPC_V1_ONLY:
+            return Urls(cfg.host(model), grpc, "", grpc)
+        v2 = f"http://{cfg.host(model)}/v2/models/{model.app_name}/infer"
+        return Urls(cfg.host(model), v2, v2, grpc)
 
     def objects(self, name: str, args: BackendArgs) -> list[pulumi.Resource]:
         model = args["model"]

@@ -46,11 +46,29 @@ class SeldonModel(Backend):
     #: `runtime` names the prepackaged server (TRITON_SERVER for ONNX or TensorFlow under Triton).
     SETTINGS = ("runtime", "runtime_version")
     KIND = KIND
-    SCHEMES = ("s3", "gs", "")
+    #: rclone reads s3:// with the Secret this backend writes, and a claim path; gs:// would need rclone
+    #: GCS variables this program does not write, so it is refused rather than left to fail.
+    SCHEMES = ("s3", "")
+    LETTER_FIRST = True
+    IGNORES = {"model_name": "the model's name in Seldon's URLs is the deployment's, the app name"}
 
-    def object_name(self, args: BackendArgs) -> str:
+    @classmethod
+    def name_of(cls, model: ModelConfig) -> str:
         # The tutorial's names: the deployment, its graph and its model are all called after the app.
-        return args["model"].app_name
+        return model.app_name
+
+    @classmethod
+    def refusals(cls, model: ModelConfig, plan: Plan) -> list[tuple[str, Any, str]]:
+        found = [f for f in super().refusals(model, plan) if f[0] != "runtime"]
+        if plan.runtime not in IMAGES:
+            found.append(("runtime", plan.runtime, f"a prepackaged server: one of {', '.join(IMAGES)}"))
+        elif "prediction_type" in model.model_fields_set and PROTOCOLS.get(plan.runtime) != "tensorflow":
+            found.append((
+                "prediction_type",
+                model.prediction_type,
+                f"nothing with {plan.runtime}: it speaks the v2 protocol, which has no verbs",
+            ))  # fmt: skip
+        return found
 
     @classmethod
     def urls(cls, cfg: StackConfig, model: ModelConfig, plan: Plan) -> Urls:
