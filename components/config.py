@@ -1547,8 +1547,10 @@ def json_schema() -> dict[str, Any]:
     return schema
 
 
-#: Keys read with `get_object` (structured values); the rest are plain strings.
-OBJECT_KEYS = ("cluster", "operator", "istio", "storage", "fuseml", "kserve", "seldon", "servers", "models")
+#: Keys read with `get_object` (sections and lists of entries); the rest are plain strings.
+OBJECT_KEYS = tuple(
+    name for name, field in StackConfig.model_fields.items() if _settings_in(field.annotation)
+)
 
 
 def load() -> StackConfig:

@@ -12,7 +12,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, get_origin
 
 import yaml
 
@@ -23,6 +23,7 @@ from components.config import (
     ModelConfig,
     Settings,
     StackConfig,
+    _settings_in,
     defaults,
 )
 
@@ -114,19 +115,28 @@ def _summary(cls: type[Settings]) -> str:
     return ", ".join(parts)
 
 
+def kind(name: str) -> str:
+    """The Pulumi.yaml type of a stack key: array (a list of entries), object (a section) or string."""
+    field = StackConfig.model_fields[name]
+    if get_origin(field.annotation) is list:
+        return "array"
+    return "object" if name in OBJECT_KEYS else "string"
+
+
 def pulumi_yaml() -> str:
     """Pulumi.yaml with a declaration, a default and a description for each plain key."""
     config = {}
     sections = _sections(StackConfig)
     for name, field in StackConfig.model_fields.items():
         key = f"{NAMESPACE}:{name}"
-        if name == "models":
+        if kind(name) == "array":
+            entry = _settings_in(field.annotation)
+            assert entry is not None
             config[key] = {
                 "type": "array",
                 "default": [],
                 "items": {"type": "object"},
-                "description": f"One entry per model, with the OVMS predictor step's input names: "
-                f"{_summary(ModelConfig)}.",
+                "description": f"{_text(field.description)} Each entry: {_summary(entry)}.",
             }
         elif name in sections:
             doc = _text(sections[name].__doc__)
@@ -150,10 +160,9 @@ def readme_reference() -> str:
     sections = _sections(StackConfig)
     lines = [BEGIN, "", "| key | type | default | meaning |", "|---|---|---|---|"]
     for name, field in StackConfig.model_fields.items():
-        kind = "array" if name == "models" else "object" if name in OBJECT_KEYS else "string"
-        default = "see below" if name in sections or name == "models" else _shown(_default(StackConfig, name))
+        default = "see below" if kind(name) != "string" else _shown(_default(StackConfig, name))
         meaning = _text(sections[name].__doc__ if name in sections else field.description)
-        lines.append(f"| `{name}` | {kind} | {default} | {meaning} |")
+        lines.append(f"| `{name}` | {kind(name)} | {default} | {meaning} |")
     for name, meaning in SECRET_KEYS.items():
         lines.append(f"| `{name}` | string (secret) | — | {meaning} |")
     lines += ["", "Inside the objects:", "", "| setting | default | meaning |", "|---|---|---|"]

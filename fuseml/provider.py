@@ -234,13 +234,13 @@ def new_client(props: dict[str, Any]) -> FuseMLClient:
 # -- validation -----------------------------------------------------------------------------------
 
 
-def _http_url_reason(value: Any) -> str | None:
-    """Return why `value` is not an http(s) URL without credentials, or None when it is fine."""
+def _http_url_reason(value: Any, schemes: tuple[str, ...] = ("http", "https")) -> str | None:
+    """Return why `value` is not a URL of these schemes without credentials, or None when it is fine."""
     if not isinstance(value, str) or not value:
         return "must be a non-empty http(s) URL string"
     parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return f"must be an http:// or https:// URL with a host, got {value!r}"
+    if parts.scheme not in schemes or not parts.hostname:
+        return f"must be an {' or '.join(s + '://' for s in schemes)} URL with a host, got {value!r}"
     if parts.username or parts.password:
         return "must not contain credentials; set FUSEML_TOKEN or FUSEML_TOKEN_FILE instead"
     return None
@@ -276,8 +276,12 @@ def _resources_reason(value: Any) -> str | None:
 
 def _reason(key: str, value: Any) -> str | None:
     """Return why one known input value is invalid, or None when it is fine."""
-    if key in ("server_url", "url"):
+    if key == "server_url":
         return _http_url_reason(value)
+    if key == "url":
+        # A model served over gRPC only (ModelMesh's grpc-v1 runtimes) is listed at its gRPC endpoint, in
+        # the form ModelMesh itself shows (seed 001: grpc://<service>:8033?mm-vmodel-id=<name>).
+        return _http_url_reason(value, ("http", "https", "grpc"))
     if key == "name":
         return _label_reason(value, "application name")
     if key == "k8s_namespace":

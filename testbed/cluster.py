@@ -2,9 +2,10 @@
 
 It is what the end-to-end tests deploy into and what `python -m testbed up` gives a user to try the
 `local` stack. Everything it starts listens on free 127.0.0.1 ports and writes under one folder, whose
-`testbed.json` records the processes so `down` can stop exactly them. The upstream ModelServer and Istio
-CRDs from the shared reference folder are installed, so what the program creates is checked by the real
-API server's validation.
+`testbed.json` records the processes so `down` can stop exactly them. The upstream CRDs of every kind the
+program creates (ModelServer, Istio's VirtualService and Gateway, KServe's InferenceService,
+ClusterServingRuntime and ServingRuntime, Seldon Core's SeldonDeployment) are installed from the shared
+reference folder, so what the program creates is checked by the real API server's validation.
 
 There is no kubelet: Pods never run. A small stand-in (`testbed.kubelet`) binds each Pod to a fake node and
 reports it Running and Ready, which is the one thing a kubelet would tell the API server here; the
@@ -28,22 +29,24 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from offline import schemas
+
 STATE_FILE = "testbed.json"
 #: kube-controller-manager's controllers: namespaces must finish deleting (pulumi-kubernetes waits for
 #: it), owners' dependents must be collected, and Deployments must get ReplicaSets and Pods.
 CONTROLLERS = "namespace-controller,garbage-collector-controller,deployment-controller,replicaset-controller"
-#: The upstream CRDs installed into every test-bed cluster (../shared/reference/crds).
-CRD_FILES = (
-    "intel.com_model_servers.yaml",
-    "virtualservices.networking.istio.io.yaml",
-    "gateways.networking.istio.io.yaml",
-)
+#: The upstream CRDs installed into every test-bed cluster (../shared/reference/crds): the kind of every
+#: custom object the program creates (the files the offline validator checks them against, so the two
+#: cannot drift apart) and KServe's ServingRuntime, the kind of ModelMesh's built-in runtimes.
+CRD_FILES = tuple(dict.fromkeys([*schemas.CRD_FILES.values(), "serving.kserve.io_servingruntimes.yaml"]))
+CRD_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 #: Clients of the control plane itself, each with its own token and kubeconfig (admin is the user's).
 USERS = ("controllers", "kubelet")
 AUDIT_LOG = "logs/audit.log"
@@ -125,7 +128,12 @@ class Cluster:
             raise
 
     def request(
-        self, method: str, path: str, body: Any = None, content_type: str = "application/json"
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        content_type: str = "application/json",
+        timeout: float = 10,
     ) -> Any:
         """Send one API request as the admin and return the decoded JSON answer."""
         data = None if body is None else json.dumps(body).encode()
@@ -135,7 +143,7 @@ class Cluster:
             method=method,
             headers={"Authorization": f"Bearer {self.token}", "Content-Type": content_type},
         )
-        with urllib.request.urlopen(request, context=_insecure(), timeout=10) as response:
+        with urllib.request.urlopen(request, context=_insecure(), timeout=timeout) as response:
             return json.load(response)
 
 
@@ -255,6 +263,11 @@ def up(root: Path, bin_dir: Path, *, owned: bool = False) -> Cluster:
 
 def _up(starter: _Starter) -> Cluster:
     root, bin_dir = starter.root, starter.bin_dir
+    # Reading the CRD files is seconds of YAML parsing (KServe's and Seldon's are ~2 MB each): done while
+    # etcd and the API server start.
+    reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="testbed-crds")
+    manifests = reader.submit(lambda: [crd_manifest(schemas.crd_dir() / name) for name in CRD_FILES])
+    reader.shutdown(wait=False)
     token = secrets.token_hex(16)
     client, peer, secure = free_port(), free_port(), free_port()
     etcd = starter.start(
@@ -314,15 +327,66 @@ def _up(starter: _Starter) -> Cluster:
         [sys.executable, "-m", "testbed.kubelet", str(root / "kubelet.kubeconfig")],
         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
     )
-    crds = shared_dir() / "reference" / "crds"
-    files = [crds / name for name in CRD_FILES]
-    cluster.kubectl("apply", "--server-side", *(f"--filename={path}" for path in files))
-    names = [yaml.safe_load(path.read_text(encoding="utf-8"))["metadata"]["name"] for path in files]
-    cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s", *(f"crd/{n}" for n in names))
+    install_crds(cluster, manifests)
     for name, process in (("kube-controller-manager", controllers), ("kubelet-stand-in", kubelet)):
         if process.poll() is not None:
             raise TestbedError(f"{name} exited with {process.returncode}\n{starter.tail(name)}")
     return cluster
+
+
+def crd_manifest(path: Path) -> dict[str, Any]:
+    """The CRD of an upstream file as the API server will take it.
+
+    The file may be a Helm template (Seldon's): `offline.schemas.crd_document` drops its control lines,
+    which leaves metadata whose values are template expressions. Those go: `{{ .Release.Name }}` is no
+    label value the API server accepts, and cert-manager's CA injection (an annotation naming a namespace
+    `{{ include ... }}`) has no cert-manager here. A conversion webhook goes too (none of the files has
+    one today): the API server would call it for every object read at another version than stored.
+    """
+    document = schemas.crd_document(path)
+    metadata = document["metadata"]
+    for field in ("labels", "annotations"):
+        kept = {k: v for k, v in (metadata.get(field) or {}).items() if "{{" not in str(v)}
+        if kept:
+            metadata[field] = kept
+        else:
+            metadata.pop(field, None)
+    if (document["spec"].get("conversion") or {}).get("strategy") == "Webhook":
+        document["spec"]["conversion"] = {"strategy": "None"}
+    return document
+
+
+def install_crds(cluster: Cluster, manifests: Future[list[dict[str, Any]]]) -> None:
+    """Create the CRDs (crd_manifest's documents, once read) and wait until the API server serves them.
+
+    A plain create, as `kubectl create` would send it (the cluster is new, so none exists yet), not a
+    client-side apply: KServe's and Seldon's CRDs are far beyond the 256 KiB its last-applied annotation
+    may hold. Sent straight to the API, not through kubectl, which would spend seconds re-parsing them.
+    """
+    documents = manifests.result(timeout=START_TIMEOUT_S)
+    for document in documents:
+        cluster.request("POST", CRD_PATH, document, timeout=START_TIMEOUT_S)
+    # Served once discovery lists them, which the API server does only for an Established CRD; polled
+    # there, not with `kubectl wait`, which fails outright on a CRD whose status has no conditions yet
+    # (a large one's, right after its create), nor by reading back megabytes of CRD ten times a second.
+    pending = {
+        (f"/apis/{document['spec']['group']}/{version['name']}", document["spec"]["names"]["plural"])
+        for document in documents
+        for version in document["spec"]["versions"]
+        if version.get("served")
+    }
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while pending:
+        for path, plural in sorted(pending):
+            listed = cluster.get(path) or {}
+            if any(resource["name"] == plural for resource in listed.get("resources", [])):
+                pending.discard((path, plural))
+        if not pending:
+            break
+        if time.monotonic() > deadline:
+            late = ", ".join(sorted(f"{plural} ({path})" for path, plural in pending))
+            raise TestbedError(f"CRDs not served within {START_TIMEOUT_S:.0f}s: {late}")
+        time.sleep(0.1)
 
 
 def down(root: Path) -> list[str]:

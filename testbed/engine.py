@@ -17,7 +17,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 #: What a project folder needs of the repository: the program, its packages, the project file.
-PROJECT_FILES = ("Pulumi.yaml", "__main__.py", "requirements.txt", "components", "fuseml")
+PROJECT_FILES = ("Pulumi.yaml", "__main__.py", "requirements.txt", "components", "fuseml", "modelstore")
 
 
 class PulumiError(Exception):

@@ -148,7 +148,7 @@ def test_modelmesh_models_share_the_namespaces_storage_config_and_get_a_rest_rou
     assert any("stringData" in path for path in config.secret_paths)
     # ovms-1.x speaks grpc-v1 only, where ModelMesh's REST proxy has nothing to translate to.
     assert result.outputs["prediction_urls"] == {
-        "mesh-a": "grpc://modelmesh-serving.fuseml-workloads:8033",
+        "mesh-a": "grpc://modelmesh-serving.fuseml-workloads:8033?mm-vmodel-id=mesh-a",
         "mesh-b": "http://mesh-b.ovms.34.118.93.249.nip.io/v2/models/mesh-b/infer",
     }
     assert "mesh-a" not in result.outputs["inference_urls"]

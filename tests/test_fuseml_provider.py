@@ -163,6 +163,13 @@ def test_check_rejects_invalid_inputs(server: FakeFuseML, overrides: dict, prop:
     assert [(f.property, reason in f.reason) for f in failures] == [(prop, True)]
 
 
+def test_a_grpc_only_model_is_listed_at_its_grpc_endpoint_but_fuseml_is_reached_over_http(
+    server: FakeFuseML,
+) -> None:
+    grpc = "grpc://modelmesh-serving.fuseml-workloads:8033?mm-vmodel-id=mnist"
+    assert ApplicationProvider().check({}, inputs(server, url=grpc)).failures == []
+
+
 def test_check_skips_unknown_values_during_preview(server: FakeFuseML) -> None:
     news = inputs(server, url=rpc.UNKNOWN, k8s_resources=[{"name": rpc.UNKNOWN, "kind": "ModelServer"}])
     assert ApplicationProvider().check({}, news).failures == []

@@ -33,8 +33,14 @@ def test_pulumi_yaml_declares_every_plain_key_with_a_default() -> None:
     assert PROJECT["name"] == NAMESPACE and PROJECT["runtime"]["name"] == "python"
     assert list(DECLARED) == list(StackConfig.model_fields)
     assert not set(DECLARED) & set(SECRET_KEYS)
+    schema = StackConfig.model_json_schema()["properties"]
     for key, spec in DECLARED.items():
         assert spec["description"] and "default" in spec, key
+        # The CLI refuses a default of another type than the declared one (pkg/workspace/config.go):
+        # each declaration must agree with the model's own type of the key and with its default.
+        expected = {"array": list, "object": dict, "string": str}[spec["type"]]
+        assert isinstance(spec["default"], expected), key
+        assert spec["type"] == schema[key].get("type", "object"), key
     assert (DECLARED["namespace"]["default"], DECLARED["cluster"]["default"]) == (DEFAULTS["namespace"], {})
 
 

@@ -87,7 +87,8 @@ class ModelMeshModel(Backend):
         runtime (ovms-1.x) the gRPC endpoint only, speaking the TensorFlow Serving API."""
         grpc = f"grpc://{SERVICE}.{cfg.namespace}:{GRPC_PORT}"
         if plan.runtime in GRPC_V1_ONLY:
-            return Urls(cfg.host(model), grpc, "", grpc)
+            # The form ModelMesh shows in an InferenceService's URL (seed 001): the model named in the query.
+            return Urls(cfg.host(model), f"{grpc}?mm-vmodel-id={model.app_name}", "", grpc)
         v2 = f"http://{cfg.host(model)}/v2/models/{model.app_name}/infer"
         return Urls(cfg.host(model), v2, v2, grpc)
 

@@ -21,9 +21,14 @@ CLI_CONFIG_ERRORS = ("is missing configuration", "must be of type", "must be enc
 #: Secrets a shipped stack's comment tells the user to set before the first `pulumi up`.
 USER_SECRETS = {
     "dev": {"aws_access_key_id": "AKIAE2EDEVKEY0000001", "aws_secret_access_key": "dev-secret-value-0001"},
+    "tutorial": {"aws_access_key_id": "AKIAE2ETUTKEY0000001", "aws_secret_access_key": "tut-secret-0001"},
 }
 #: The first resource each stack's program registers: the proof that the program ran.
-FIRST_RESOURCE = {"dev": "pulumi:providers:gcp", "local": "pulumi:providers:kubernetes"}
+FIRST_RESOURCE = {
+    "dev": "pulumi:providers:gcp",
+    "local": "pulumi:providers:kubernetes",
+    "tutorial": "pulumi:providers:kubernetes",
+}
 
 
 def preview(engine: Engine, stack: str) -> str:

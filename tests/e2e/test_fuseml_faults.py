@@ -15,7 +15,12 @@ from tests.fuseml_server import FakeFuseML
 pytestmark = pytest.mark.timeout(600)
 
 STACK = "faults"
-MODEL = {"app_name": "flaky", "model": "gs://ovms-public-eu/resnet50-binary", "model_name": "resnet"}
+MODEL = {
+    "app_name": "flaky",
+    "model": "gs://ovms-public-eu/resnet50-binary",
+    "model_name": "resnet",
+    "format": "openvino",
+}
 
 
 def retry_bound_s() -> float:

@@ -25,10 +25,11 @@ MODELS = [
     {
         "app_name": "resnet",
         "model": "gs://ovms-public-eu/resnet50-binary",
+        "format": "openvino",
         "model_name": "resnet",
         "nireq": 2,
     },
-    {"app_name": "mnist", "model": "s3://models/mnist", "model_name": "mnist"},
+    {"app_name": "mnist", "model": "s3://models/mnist", "model_name": "mnist", "format": "onnx"},
 ]
 SECRETS = {
     "aws_access_key_id": "AKIAE2ETESTKEYID0001",

@@ -29,7 +29,12 @@ def test_preview_with_the_policy_pack_reports_its_verdicts(
     engine: Engine, namespace: str, tmp_path: Path
 ) -> None:
     # A prod model with one replica: the advisory prod-model-server-replicas policy must speak up.
-    model = {"app_name": "lonely", "model": "gs://ovms-public-eu/resnet50-binary", "replicas": 1}
+    model = {
+        "app_name": "lonely",
+        "model": "gs://ovms-public-eu/resnet50-binary",
+        "format": "openvino",
+        "replicas": 1,
+    }
     stacks.new_stack(engine, STACK, stacks.settings(namespace, [model], environment="prod"))
     pack = policy_pack(tmp_path / "policies")
     result = engine.run("preview", "--stack", STACK, "--policy-pack", str(pack), check=False, timeout=300)

@@ -40,6 +40,7 @@ def step_env(
             "PYTHONPATH": str(ROOT),
             "FUSEML_APP_NAME": APP,
             "FUSEML_MODEL": "gs://ovms-public-eu/resnet50-binary",
+            "FUSEML_FORMAT": "openvino",
             "FUSEML_MODEL_NAME": "resnet",
             "FUSEML_NIREQ": "",
             "FUSEML_ENV_WORKFLOW_NAMESPACE": namespace,

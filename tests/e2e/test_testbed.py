@@ -64,9 +64,16 @@ def test_up_and_down_commands_start_and_stop_everything(bin_dir: Path, tmp_path:
         text=True,
     )
     assert kubectl.stdout.split() == [
-        "customresourcedefinition.apiextensions.k8s.io/gateways.networking.istio.io",
-        "customresourcedefinition.apiextensions.k8s.io/modelservers.intel.com",
-        "customresourcedefinition.apiextensions.k8s.io/virtualservices.networking.istio.io",
+        f"customresourcedefinition.apiextensions.k8s.io/{name}"
+        for name in (
+            "clusterservingruntimes.serving.kserve.io",
+            "gateways.networking.istio.io",
+            "inferenceservices.serving.kserve.io",
+            "modelservers.intel.com",
+            "seldondeployments.machinelearning.seldon.io",
+            "servingruntimes.serving.kserve.io",
+            "virtualservices.networking.istio.io",
+        )
     ]
     down = run_testbed("down", "--dir", str(tmp_path))
     assert down.returncode == 0, down.stderr
