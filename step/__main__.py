@@ -2,7 +2,8 @@
 
 Order of work, so the cheapest failure is reported first: read the step inputs (`step.inputs`, which
 documents every environment variable) and name the application (`step.naming`); validate them with the
-core's own `parse`; check the state backend and passphrase; check the Pulumi CLI; then create or select the
+core's own `parse`; decide the backend and, for TF Serving, lay the SavedModel out (`step.layout`); check
+the state backend and passphrase; check the Pulumi CLI; then create or select the
 application's stack, set its config (credentials as secrets) and run `up` (`step.runner`), streaming the
 engine output through a redactor; finally write the prediction URL to `/tekton/results/$TASK_RESULT`
 (directory overridable with `FUSEML_SERVING_RESULTS_DIR`), without a trailing newline.
@@ -13,16 +14,17 @@ nothing deployed; 1 the deploy failed or the stack stayed locked. Failures print
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import sys
 import traceback
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from step import inputs as step_inputs
-from step.errors import StepError
+from step.errors import StepError, StepInputError
 from step.redact import Redactor
 from step.runner import Boundary, Console, default_factory, deploy
 
@@ -40,7 +42,7 @@ def main(
     try:
         inputs = step_inputs.read(env, workdir or Path.cwd())
         console.redact.add(*inputs.secrets.values())
-        step_inputs.validate(inputs)
+        inputs = prepared(inputs, step_inputs.validate(inputs), console)
         url = deploy(inputs, env, boundary or Boundary(which=shutil.which, factory=default_factory), console)
     except StepError as failure:
         console.error(f"error: {one_line(str(failure))}")
@@ -51,6 +53,36 @@ def main(
         return 1
     console.info(f"prediction URL: {url}")
     return 0
+
+
+def prepared(inputs: step_inputs.StepInputs, cfg: Any, console: Console) -> step_inputs.StepInputs:
+    """The inputs to deploy: the model laid out first where its runtime needs it (step/layout.py)."""
+    from components.backends import registry
+    from components.config import ConfigError
+    from components.serving import plans
+    from modelstore.detect import detect
+    from modelstore.stores import StoreSettings, open_store
+    from step.layout import lay_out, with_model
+
+    settings = StoreSettings(
+        credentials=dict(inputs.secrets), endpoint=cfg.storage.s3_endpoint, region=cfg.storage.aws_region
+    )
+
+    def read(url: str) -> tuple[str, str]:
+        found = detect(url, settings.credentials, endpoint=settings.endpoint, region=settings.region)
+        return found.format, found.evidence
+
+    try:
+        (plan,) = plans(cfg, registry(), read).values()
+    except ConfigError as err:
+        raise StepInputError("\n".join(str(e) for e in err.errors)) from None
+    laid = lay_out(cfg, plan.backend, plan.format, settings, open_store)
+    if laid is None:
+        return inputs
+    console.info(laid.said)
+    moved = dataclasses.replace(inputs, raw=with_model(inputs.raw, laid.url))
+    step_inputs.validate(moved)
+    return moved
 
 
 def one_line(text: str) -> str:

@@ -75,7 +75,7 @@ def test_the_tutorial_stack_serves_one_model_on_ovms_kserve_and_seldon_at_the_tu
         "modelFormat": {"name": "tensorflow"},
         "runtime": "kserve-tensorflow-serving",
         "protocolVersion": "v1",
-        "storageUri": "s3://mlflow-artifacts/1/7b1549fc8c3a45189564c521f9313a66/artifacts/model",
+        "storageUri": "s3://mlflow-artifacts/1/7b1549fc8c3a45189564c521f9313a66/artifacts/model/serving",
         "resources": {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "1Gi"}},
     }
     (seldon,) = result.of_type(SELDON)

@@ -1,0 +1,121 @@
+"""The step lays an MLflow SavedModel out for TF Serving before deploying it on KServe or Seldon, in a real
+S3 server (MinIO on 127.0.0.1), as FuseML's own kserve and seldon predictor steps did."""
+
+from __future__ import annotations
+
+import io
+import uuid
+from pathlib import Path
+
+import pytest
+
+from step import inputs as step_inputs
+from step.__main__ import prepared
+from step.errors import StepInputError
+from step.redact import Redactor
+from step.runner import Console
+from tests import s3server
+
+TF_MLMODEL = """\
+artifact_path: model
+flavors:
+  tensorflow:
+    saved_model_dir: tfmodel
+    meta_graph_tags: [serve]
+    signature_def_key: serving_default
+  python_function:
+    loader_module: mlflow.tensorflow
+"""
+
+
+@pytest.fixture(scope="module")
+def minio():
+    with s3server.running() as server:
+        yield server
+
+
+def mlflow_model(minio, files: dict[str, bytes]) -> str:
+    bucket = minio.make_bucket(f"mlflow-{uuid.uuid4().hex[:8]}")
+    for key, body in files.items():
+        minio.client().put_object(Bucket=bucket, Key=f"1/run/artifacts/model/{key}", Body=body)
+    return f"s3://{bucket}/1/run/artifacts/model"
+
+
+def keys(minio, url: str) -> list[str]:
+    bucket, _, prefix = url.removeprefix("s3://").partition("/")
+    listed = minio.client().list_objects_v2(Bucket=bucket, Prefix=prefix + "/").get("Contents", [])
+    return sorted(item["Key"].removeprefix(prefix + "/") for item in listed)
+
+
+def run(minio, tmp_path: Path, url: str, backend: str) -> tuple[step_inputs.StepInputs, str]:
+    env = {
+        "FUSEML_APP_NAME": "cifar10-kserve",
+        "FUSEML_MODEL": url,
+        "FUSEML_BACKEND": backend,
+        "FUSEML_PREDICTOR": "tensorflow",
+        "FUSEML_ENV_WORKFLOW_NAME": "mlflow-multi-pulumi",
+        "FUSEML_ENV_WORKFLOW_NAMESPACE": "fuseml-workloads",
+        "FUSEML_SERVING_DOMAIN": "10.0.0.1.nip.io",
+        "TASK_RESULT": "prediction-url",
+        **minio.env(),
+    }
+    read = step_inputs.read(env, tmp_path)
+    out = io.StringIO()
+    done = prepared(read, step_inputs.validate(read), Console(Redactor([]), out, io.StringIO()))
+    return done, out.getvalue()
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("backend", ["kserve", "seldon"])
+def test_the_savedmodel_is_copied_to_a_version_folder_once(minio, tmp_path: Path, backend: str) -> None:
+    url = mlflow_model(
+        minio,
+        {
+            "MLmodel": TF_MLMODEL.encode(),
+            "tfmodel/saved_model.pb": b"graph",
+            "tfmodel/variables/variables.index": b"index",
+            "conda.yaml": b"name: x\n",
+        },
+    )
+    done, said = run(minio, tmp_path, url, backend)
+    assert done.raw["models"][0]["model"] == f"{url}/serving"
+    assert "laid the SavedModel out for TF Serving" in said and "2 files copied" in said
+    assert [k for k in keys(minio, url) if k.startswith("serving/")] == [
+        "serving/1/saved_model.pb",
+        "serving/1/variables/variables.index",
+    ]
+    again, said = run(minio, tmp_path, url, backend)
+    assert again.raw["models"][0]["model"] == f"{url}/serving" and "nothing copied" in said
+    # The secret key never reaches the log.
+    assert minio.secret_key not in said
+
+
+@pytest.mark.timeout(180)
+def test_a_model_without_a_savedmodel_is_refused_in_one_line(minio, tmp_path: Path) -> None:
+    url = mlflow_model(minio, {"MLmodel": TF_MLMODEL.encode(), "tfmodel/model.h5": b"keras"})
+    with pytest.raises(StepInputError) as caught:
+        run(minio, tmp_path, url, "kserve")
+    assert str(caught.value) == (
+        f"FUSEML_MODEL: {url} holds no TensorFlow SavedModel (saved_model.pb) for TF Serving; allowed: an "
+        "MLflow tensorflow or keras model saved as a SavedModel"
+    )
+    assert not [k for k in keys(minio, url) if k.startswith("serving/")]
+
+
+def test_backends_that_load_the_folder_as_it_is_need_no_layout(tmp_path: Path) -> None:
+    from components.config import parse
+    from step.layout import lay_out
+
+    cfg = parse(
+        {
+            "istio": {"domain": "d.io"},
+            "fuseml": {"register": False},
+            "models": [{"app_name": "m", "model": "gs://b/m", "format": "sklearn", "backend": "kserve"}],
+        }
+    )
+
+    def no_store(*args: object) -> None:
+        raise AssertionError("the store must not be opened")
+
+    assert lay_out(cfg, "kserve", "sklearn", None, no_store) is None
+    assert lay_out(cfg, "ovms", "tensorflow", None, no_store) is None
