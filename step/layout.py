@@ -1,15 +1,18 @@
-"""Lay a TensorFlow SavedModel out where TF Serving loads it, before the step deploys it on KServe or Seldon.
+"""Lay an MLflow model out where its server loads it, before the step deploys it.
 
-Why: MLflow keeps a SavedModel under `tfmodel/` (or `data/model` for Keras) with no version folder, and
-TF Serving (KServe's kserve-tensorflow-serving, Seldon's TENSORFLOW_SERVER) loads only
-`<uri>/<version>/saved_model.pb`. FuseML's own kserve and seldon predictor steps copied it into `1/` first
-(fuseml/extensions images/inference-services/kserve/run.sh); this step does the same, server-side in the
-store, into `<model>/serving/1/`, and deploys that folder. Copying once per source is enough: a folder
-that already holds the SavedModel is used as it is.
+Why: MLflow keeps a SavedModel under `tfmodel/` (or `data/model` for Keras) and an ONNX model as
+`model.onnx`, with no version folder, while TF Serving (KServe's kserve-tensorflow-serving, Seldon's
+TENSORFLOW_SERVER) loads only `<uri>/<version>/saved_model.pb` and OpenVINO Model Server (backend ovms,
+KServe's kserve-openvino) only `<uri>/<version>/<model file>` (OVMS docs, "Preparing a Model Repository").
+FuseML's own kserve and seldon predictor steps copied the model into `1/` first (fuseml/extensions
+images/inference-services/kserve/run.sh); this step does the same, server-side in the store, into
+`<model>/serving/1/`, and deploys that folder. Copying once per source is enough: a folder already in a
+version layout is used as it is.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +26,9 @@ VERSION = "1"
 SAVED_MODEL = "saved_model.pb"
 #: Backends whose runtime for these formats is TF Serving.
 TF_SERVING = {("kserve", "tensorflow"), ("kserve", "keras"), ("seldon", "tensorflow"), ("seldon", "keras")}
+#: Backends whose runtime for ONNX is OpenVINO Model Server, which wants a version folder too.
+OVMS_ONNX = {("ovms", "onnx"), ("kserve", "onnx")}
+_VERSIONED = re.compile(r"^\d+/")
 
 
 @dataclass(frozen=True)
@@ -41,13 +47,16 @@ def lay_out(
     `open_store(url, settings)` opens the model's folder (modelstore's, injected for the tests).
     """
     (model,) = cfg.models
-    if (backend, fmt) not in TF_SERVING:
+    # A path on the models claim is the servers' volume, not the step's: it is served as it is.
+    if (backend, fmt) not in TF_SERVING | OVMS_ONNX or model.server is not None or model.storage_scheme == "":
         return None
     from modelstore.errors import StoreError
 
     try:
         store = open_store(model.model, settings)
         files = store.list()
+        if (backend, fmt) in OVMS_ONNX:
+            return _onnx(store, files, model.model)
         source = _saved_model_dir(files)
         if source is None:
             raise StepInputError(
@@ -64,6 +73,26 @@ def lay_out(
     except StoreError as err:
         raise StepInputError(f"FUSEML_MODEL: {err}") from None
     return Laid(url, f"laid the SavedModel out for TF Serving at {url}/{VERSION} ({len(keys)} files copied)")
+
+
+def _onnx(store: Any, files: list[str], url: str) -> Laid | None:
+    """An MLflow ONNX model's file copied to serving/1/model.onnx; None when already versioned."""
+    if any(_VERSIONED.match(f) and f.endswith(".onnx") for f in files):
+        return None
+    target = f"{SERVING}/{VERSION}/model.onnx"
+    laid = store.child(SERVING)
+    if target in files:
+        return Laid(laid, f"OVMS layout already at {laid}/{VERSION}: nothing copied")
+    sources = [f for f in files if f.endswith(".onnx") and "/" not in f]
+    if len(sources) != 1:
+        raise StepInputError(
+            f"FUSEML_MODEL: {url} holds {len(sources)} .onnx files at its top; allowed: one (the MLflow onnx "
+            "flavor's model.onnx), or a folder already laid out as <version>/model.onnx"
+        )
+    store.copy(sources[0], target)
+    return Laid(
+        laid, f"laid the ONNX model out for OpenVINO Model Server at {laid}/{VERSION} (1 file copied)"
+    )
 
 
 def _saved_model_dir(files: list[str]) -> str | None:

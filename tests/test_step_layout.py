@@ -47,12 +47,15 @@ def keys(minio, url: str) -> list[str]:
     return sorted(item["Key"].removeprefix(prefix + "/") for item in listed)
 
 
-def run(minio, tmp_path: Path, url: str, backend: str) -> tuple[step_inputs.StepInputs, str]:
+def run(
+    minio, tmp_path: Path, url: str, backend: str, predictor: str = "tensorflow", format: str = ""
+) -> tuple[step_inputs.StepInputs, str]:
     env = {
         "FUSEML_APP_NAME": "cifar10-kserve",
         "FUSEML_MODEL": url,
         "FUSEML_BACKEND": backend,
-        "FUSEML_PREDICTOR": "tensorflow",
+        "FUSEML_PREDICTOR": predictor,
+        "FUSEML_FORMAT": format,
         "FUSEML_ENV_WORKFLOW_NAME": "mlflow-multi-pulumi",
         "FUSEML_ENV_WORKFLOW_NAMESPACE": "fuseml-workloads",
         "FUSEML_SERVING_DOMAIN": "10.0.0.1.nip.io",
@@ -100,6 +103,20 @@ def test_a_model_without_a_savedmodel_is_refused_in_one_line(minio, tmp_path: Pa
         "MLflow tensorflow or keras model saved as a SavedModel"
     )
     assert not [k for k in keys(minio, url) if k.startswith("serving/")]
+
+
+@pytest.mark.timeout(180)
+def test_an_mlflow_onnx_model_gets_the_version_folder_ovms_loads(minio, tmp_path: Path) -> None:
+    url = mlflow_model(
+        minio, {"MLmodel": b"flavors:\n  onnx:\n    data: model.onnx\n", "model.onnx": b"onnx"}
+    )
+    done, said = run(minio, tmp_path, url, "ovms", predictor="", format="onnx")
+    assert done.raw["models"][0]["model"] == f"{url}/serving"
+    assert "serving/1/model.onnx" in keys(minio, url) and "1 file copied" in said
+    # A folder already laid out (the converter's <model>/ovms/<version>/ ...) is served as it is.
+    versioned = mlflow_model(minio, {"1/model.onnx": b"onnx"})
+    done, said = run(minio, tmp_path, versioned, "ovms", predictor="", format="onnx")
+    assert done.raw["models"][0]["model"] == versioned and said == ""
 
 
 def test_backends_that_load_the_folder_as_it_is_need_no_layout(tmp_path: Path) -> None:
