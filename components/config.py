@@ -34,6 +34,8 @@ from pydantic import (
     model_validator,
 )
 
+from modelstore.detect import FORMATS as STORE_FORMATS
+
 NAMESPACE = "fuseml-serving"
 
 #: Top-level secret keys, read with `get_secret` and never stored in plain text, with what each is for.
@@ -974,19 +976,8 @@ ExtraLimits = Annotated[
 ]
 
 BACKENDS = ("auto", "ovms", "kserve", "seldon", "modelmesh")
-#: The format vocabulary (modelstore's, which detects them); `auto` reads the model's MLmodel file.
-FORMATS = (
-    "auto",
-    "openvino",
-    "onnx",
-    "tensorflow",
-    "keras",
-    "sklearn",
-    "xgboost",
-    "lightgbm",
-    "pytorch",
-    "mlflow",
-)
+#: The format vocabulary: modelstore's, which detects them; `auto` reads the model's MLmodel file.
+FORMATS = ("auto", *STORE_FORMATS)
 #: Model settings only OpenVINO Model Server reads; another backend refuses them, naming both.
 OVMS_SETTINGS = (
     "ovms_image_tag",

@@ -48,6 +48,8 @@ from components.config import (
     StackConfig,
     parse,
 )
+from modelstore.errors import StoreError
+from modelstore.stores import CREDENTIAL_ENV, credentials_from_env
 from step import gateway, naming
 from step.errors import StepInputError
 
@@ -76,13 +78,9 @@ SETTING_ENV: dict[str, tuple[str, ...]] = {
     "fuseml.register": ("FUSEML_SERVING_REGISTER",),
 }
 
-#: Secret config keys -> the env var the extension registry (or the pod spec) provides.
-SECRET_ENV: dict[str, str] = {
-    "aws_access_key_id": "AWS_ACCESS_KEY_ID",
-    "aws_secret_access_key": "AWS_SECRET_ACCESS_KEY",
-    "azure_storage_connection_string": "AZURE_STORAGE_CONNECTION_STRING",
-}
-GCS_CREDENTIALS_ENV = "GOOGLE_APPLICATION_CREDENTIALS"
+#: Secret config keys -> the env var the extension registry (or the pod spec) provides: modelstore's,
+#: so the step deploys with the same credentials its model store is read with.
+SECRET_ENV: dict[str, str] = CREDENTIAL_ENV
 
 _TRUE = TRUE_WORDS
 #: An empty input is FuseML's "not set".
@@ -218,14 +216,10 @@ def raw_config(env: Mapping[str, str], app: str) -> dict[str, Any]:
 
 def secrets(env: Mapping[str, str]) -> dict[str, str]:
     """The credentials the run deploys with; they become stack secrets, never plain config."""
-    found = {key: env[name] for key, name in SECRET_ENV.items() if env.get(name)}
-    path = env.get(GCS_CREDENTIALS_ENV, "").strip()
-    if path:
-        try:
-            found["gcs_credentials"] = Path(path).read_text()
-        except OSError as err:
-            raise StepInputError(f"{GCS_CREDENTIALS_ENV}={path!r} cannot be read: {err.strerror}") from None
-    return found
+    try:
+        return credentials_from_env(env)
+    except StoreError as err:
+        raise StepInputError(str(err)) from None
 
 
 def flag(env: Mapping[str, str], name: str) -> bool:
