@@ -76,7 +76,7 @@ def prepared(inputs: step_inputs.StepInputs, cfg: Any, console: Console) -> step
         (plan,) = plans(cfg, registry(), read).values()
     except ConfigError as err:
         raise StepInputError("\n".join(str(e) for e in err.errors)) from None
-    laid = lay_out(cfg, plan.backend, plan.format, settings, open_store)
+    laid = lay_out(cfg, plan, settings, open_store)
     if laid is None:
         return inputs
     console.info(laid.said)

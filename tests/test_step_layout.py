@@ -82,7 +82,7 @@ def test_the_savedmodel_is_copied_to_a_version_folder_once(minio, tmp_path: Path
     )
     done, said = run(minio, tmp_path, url, backend)
     assert done.raw["models"][0]["model"] == f"{url}/serving"
-    assert "laid the SavedModel out for TF Serving" in said and "2 files copied" in said
+    assert "laid the model out for" in said and "2 files copied" in said
     assert [k for k in keys(minio, url) if k.startswith("serving/")] == [
         "serving/1/saved_model.pb",
         "serving/1/variables/variables.index",
@@ -99,8 +99,8 @@ def test_a_model_without_a_savedmodel_is_refused_in_one_line(minio, tmp_path: Pa
     with pytest.raises(StepInputError) as caught:
         run(minio, tmp_path, url, "kserve")
     assert str(caught.value) == (
-        f"FUSEML_MODEL: {url} holds no TensorFlow SavedModel (saved_model.pb) for TF Serving; allowed: an "
-        "MLflow tensorflow or keras model saved as a SavedModel"
+        f"FUSEML_MODEL: {url} holds no TensorFlow SavedModel (saved_model.pb); allowed: an MLflow "
+        "tensorflow or keras model saved as a SavedModel"
     )
     assert not [k for k in keys(minio, url) if k.startswith("serving/")]
 
@@ -112,7 +112,7 @@ def test_an_mlflow_onnx_model_gets_the_version_folder_ovms_loads(minio, tmp_path
     )
     done, said = run(minio, tmp_path, url, "ovms", predictor="", format="onnx")
     assert done.raw["models"][0]["model"] == f"{url}/serving"
-    assert "serving/1/model.onnx" in keys(minio, url) and "1 file copied" in said
+    assert "serving/1/model.onnx" in keys(minio, url) and "1 files copied" in said
     # A folder already laid out (the converter's <model>/ovms/<version>/ ...) is served as it is.
     versioned = mlflow_model(minio, {"1/model.onnx": b"onnx"})
     done, said = run(minio, tmp_path, versioned, "ovms", predictor="", format="onnx")
@@ -121,6 +121,7 @@ def test_an_mlflow_onnx_model_gets_the_version_folder_ovms_loads(minio, tmp_path
 
 def test_backends_that_load_the_folder_as_it_is_need_no_layout(tmp_path: Path) -> None:
     from components.config import parse
+    from components.serving import Plan
     from step.layout import lay_out
 
     cfg = parse(
@@ -134,5 +135,15 @@ def test_backends_that_load_the_folder_as_it_is_need_no_layout(tmp_path: Path) -
     def no_store(*args: object) -> None:
         raise AssertionError("the store must not be opened")
 
-    assert lay_out(cfg, "kserve", "sklearn", None, no_store) is None
-    assert lay_out(cfg, "ovms", "tensorflow", None, no_store) is None
+    assert lay_out(cfg, Plan("kserve", "sklearn", "", "kserve-sklearnserver"), None, no_store) is None
+    assert lay_out(cfg, Plan("ovms", "tensorflow", "", "ovms"), None, no_store) is None
+
+
+@pytest.mark.timeout(180)
+def test_onnx_on_seldon_gets_a_triton_model_repository(minio, tmp_path: Path) -> None:
+    url = mlflow_model(
+        minio, {"MLmodel": b"flavors:\n  onnx:\n    data: model.onnx\n", "model.onnx": b"onnx"}
+    )
+    done, _ = run(minio, tmp_path, url, "seldon", predictor="", format="onnx")
+    assert done.raw["models"][0]["model"] == f"{url}/serving"
+    assert "serving/cifar10-kserve/1/model.onnx" in keys(minio, url)
