@@ -330,11 +330,16 @@ def _label_name(value: Any) -> str:
     return value
 
 
-def _list(value: Any) -> list[Any]:
-    value = _decoded(value, "a list of {key, value, effect}")
-    if not isinstance(value, list):
-        raise Refusal(value, "a list of {key, value, effect}")
-    return value
+def _list_of(allowed: str, *, empty: bool = True) -> Callable[[Any], list[Any]]:
+    """A reader of a list, or of its JSON/YAML text; with empty=False an empty list is refused too."""
+
+    def read(value: Any) -> list[Any]:
+        decoded = _decoded(value, allowed)
+        if not isinstance(decoded, list) or not (empty or decoded):
+            raise Refusal(value, allowed)
+        return decoded
+
+    return read
 
 
 def _domain(value: Any) -> str:
@@ -513,10 +518,16 @@ def _target_device(value: Any) -> str:
     raise Refusal(value, allowed)
 
 
-def _image_tag(tag: Any) -> str:
-    """A pinned release tag the operator can run (the -gpu variant is checked against the device)."""
+def _pinned_tag(tag: Any) -> str:
+    """A tag that names one release: not latest, nor latest-<variant>."""
     if not isinstance(tag, str) or not _IMAGE_TAG.fullmatch(tag) or tag.lower().startswith("latest"):
         raise Refusal(tag, "a pinned image tag such as 2024.0 (not latest)")
+    return tag
+
+
+def _image_tag(tag: Any) -> str:
+    """A pinned release tag the operator can run (the -gpu variant is checked against the device)."""
+    _pinned_tag(tag)
     release = re.match(r"(\d{4})\.(\d+)", tag)
     if release and (int(release[1]), int(release[2])) > OPERATOR_MAX_OVMS:
         newest = ".".join(map(str, OPERATOR_MAX_OVMS))
@@ -683,8 +694,6 @@ class Settings(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _object(cls, value: Any) -> dict[str, Any]:
-        if isinstance(value, cls):
-            return value.model_dump()
         mapping = {} if _unset(value) else _mapping(value, "an object {" + ", ".join(cls.model_fields) + "}")
         kept = {}
         for name, given in mapping.items():
@@ -756,7 +765,7 @@ class NodePoolConfig(Settings):
     """Boot disk size of each node, in GB."""
     labels: Annotated[dict[str, str], BeforeValidator(_labels)] = Field(default_factory=dict)
     """Kubernetes labels of the pool's nodes."""
-    taints: Annotated[tuple[Taint, ...], BeforeValidator(_list)] = (
+    taints: Annotated[tuple[Taint, ...], BeforeValidator(_list_of("a list of {key, value, effect}"))] = (
         Taint(key="fuseml-serving/dedicated", value="ovms"),
     )
     """Taints of the pool's nodes, {key, value, effect}."""
@@ -1219,19 +1228,6 @@ class ModelConfig(_Served):
         return self.updated({"resources": resources})
 
 
-def _servers(value: Any) -> list[Any]:
-    servers = _decoded(value, "a list of servers {name, ovms_image_tag, ...}")
-    if not isinstance(servers, list):
-        raise Refusal(value, "a list of servers {name, ovms_image_tag, ...}")
-    return servers
-
-
-def _pinned_tag(tag: Any) -> str:
-    if not isinstance(tag, str) or not _IMAGE_TAG.fullmatch(tag) or tag.lower().startswith("latest"):
-        raise Refusal(tag, "a pinned image tag such as 2024.0 (not latest)")
-    return tag
-
-
 class KServeConfig(Settings):
     """KServe: the OpenVINO Model Server runtime this stack can install for it."""
 
@@ -1252,11 +1248,7 @@ class SeldonConfig(Settings):
     """A Seldon model's host is <app_name>.<host_prefix>.<domain> (FuseML's seldon gateway, *.seldon)."""
 
 
-def _entries(value: Any) -> list[Any]:
-    models = _decoded(value, "a non-empty list of model entries (app_name, model, ...)")
-    if not isinstance(models, list) or not models:
-        raise Refusal(value, "a non-empty list of model entries (app_name, model, ...)")
-    return models
+_entries = _list_of("a non-empty list of model entries (app_name, model, ...)", empty=False)
 
 
 class StackConfig(Settings):
@@ -1282,7 +1274,9 @@ class StackConfig(Settings):
     """KServe settings."""
     seldon: SeldonConfig = _section()
     """Seldon Core settings."""
-    servers: Annotated[list[ServerConfig], BeforeValidator(_servers)] = Field(default_factory=list)
+    servers: Annotated[
+        list[ServerConfig], BeforeValidator(_list_of("a list of servers {name, ovms_image_tag, ...}"))
+    ] = Field(default_factory=list)
     """Shared OpenVINO Model Servers, each serving several models from one config.json."""
     models: Annotated[list[ModelConfig], BeforeValidator(_entries)] = Field(
         default_factory=list, validate_default=True
@@ -1307,18 +1301,6 @@ class StackConfig(Settings):
         copy = self.model_copy()
         copy._credentials, copy._warnings = dict(credentials), self._warnings
         return copy
-
-    def host(self, model: ModelConfig) -> str:
-        """The public host of a model's prediction route."""
-        return self.istio.host(model.app_name)
-
-    def inference_url(self, model: ModelConfig) -> str:
-        """The KServe v2 (open inference protocol) URL the same server answers: OVMS serves both APIs."""
-        return f"http://{self.host(model)}/v2/models/{model.model_name}/infer"
-
-    def prediction_url(self, model: ModelConfig) -> str:
-        """The TensorFlow-Serving style URL a client posts prediction requests to."""
-        return f"http://{self.host(model)}/v1/models/{model.model_name}:{model.prediction_type}"
 
     @model_validator(mode="after")
     def _across(self) -> StackConfig:

@@ -29,6 +29,7 @@ from components.operator import OvmsOperator
 from components.ovms_server import OvmsServer
 from components.route import API_VERSION as ISTIO_API_VERSION
 from components.serving import BackendArgs, Detect, Plan, RegistrationArgs, notices, plans
+from components.serving import store_detector as serving_store_detector
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/part-of": "fuseml-serving"}
 
@@ -203,16 +204,9 @@ def store_detector(cfg: StackConfig) -> Detect:
     from pulumi.runtime.config import get_config
 
     from components.config import NAMESPACE, SECRET_KEYS
-    from modelstore.detect import detect
 
     credentials = {key: get_config(f"{NAMESPACE}:{key}") for key in SECRET_KEYS}
-    plain = {key: value for key, value in credentials.items() if value is not None}
-
-    def read(url: str) -> tuple[str, str]:
-        found = detect(url, plain, endpoint=cfg.storage.s3_endpoint, region=cfg.storage.aws_region)
-        return found.format, found.evidence
-
-    return read
+    return serving_store_detector(cfg.storage, {k: v for k, v in credentials.items() if v is not None})
 
 
 def _cluster(cfg: StackConfig) -> GkeCluster:

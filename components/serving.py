@@ -133,13 +133,8 @@ class Backend(pulumi.ComponentResource):
 
     @classmethod
     def urls(cls, cfg: StackConfig, model: ModelConfig, plan: Plan) -> Urls:
-        """Where a model answers: by default `<app_name>.<host_prefix>.<domain>` with OVMS's paths."""
-        host = cfg.host(model)
-        return Urls(
-            host,
-            f"http://{host}/v1/models/{model.model_name}:{model.prediction_type}",
-            f"http://{host}/v2/models/{model.model_name}/infer",
-        )
+        """Where the model answers: its host, the URL FuseML lists, and the v2 one."""
+        raise NotImplementedError
 
     def objects(self, name: str, args: BackendArgs) -> list[pulumi.Resource]:
         """Register the backend's own objects (children of self) and return them."""
@@ -281,6 +276,18 @@ def register(
 
 #: Reads a model folder's format: url -> (format, evidence); raises modelstore's StoreError.
 Detect = Callable[[str], tuple[str, str]]
+
+
+def store_detector(storage: StorageConfig, credentials: Mapping[str, str]) -> Detect:
+    """Read a model's format from its store (modelstore) with these plain credentials and the stack's
+    storage settings: the one reading that `pulumi up` and the workflow step share."""
+    from modelstore.detect import detect
+
+    def read(url: str) -> tuple[str, str]:
+        found = detect(url, credentials, endpoint=storage.s3_endpoint, region=storage.aws_region)
+        return found.format, found.evidence
+
+    return read
 
 
 def plans(cfg: StackConfig, backends: Mapping[str, type[Backend]], detect: Detect) -> dict[str, Plan]:

@@ -59,21 +59,15 @@ def prepared(inputs: step_inputs.StepInputs, cfg: Any, console: Console) -> step
     """The inputs to deploy: the model laid out first where its runtime needs it (step/layout.py)."""
     from components.backends import registry
     from components.config import ConfigError
-    from components.serving import plans
-    from modelstore.detect import detect
+    from components.serving import plans, store_detector
     from modelstore.stores import StoreSettings, open_store
     from step.layout import lay_out, with_model
 
     settings = StoreSettings(
         credentials=dict(inputs.secrets), endpoint=cfg.storage.s3_endpoint, region=cfg.storage.aws_region
     )
-
-    def read(url: str) -> tuple[str, str]:
-        found = detect(url, settings.credentials, endpoint=settings.endpoint, region=settings.region)
-        return found.format, found.evidence
-
     try:
-        (plan,) = plans(cfg, registry(), read).values()
+        (plan,) = plans(cfg, registry(), store_detector(cfg.storage, settings.credentials)).values()
     except ConfigError as err:
         raise StepInputError("\n".join(str(e) for e in err.errors)) from None
     laid = lay_out(cfg, plan, settings, open_store)

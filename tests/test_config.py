@@ -7,7 +7,17 @@ from typing import Any
 
 import pytest
 
-from components.config import DEFAULTS, MODEL_DEFAULTS, ConfigError, ConfigErrors, parse
+from components.backends.ovms import ModelServer
+from components.config import (
+    DEFAULTS,
+    MODEL_DEFAULTS,
+    ConfigError,
+    ConfigErrors,
+    ModelConfig,
+    StackConfig,
+    parse,
+)
+from components.serving import Plan, Urls
 
 DOMAIN = "example.nip.io"
 
@@ -29,6 +39,11 @@ def leaves(value: Any) -> list[Any]:
     return [value]
 
 
+def ovms_urls(cfg: StackConfig, m: ModelConfig) -> Urls:
+    """Where a model on its own OVMS answers (the URLs the program registers and exports)."""
+    return ModelServer.urls(cfg, m, Plan("ovms", "auto", "", "ovms"))
+
+
 def error(config: dict[str, Any], secrets: dict[str, Any] | None = None) -> str:
     with pytest.raises(ConfigError) as caught:
         parse(config, secrets)
@@ -48,7 +63,7 @@ def test_defaults_apply_once_and_in_crd_types() -> None:
         "CPU",
     )
     assert m.requests == {"cpu": "1", "memory": "1Gi"} and m.limits == m.requests
-    assert cfg.prediction_url(m) == f"http://resnet.ovms.{DOMAIN}/v1/models/default:predict"
+    assert ovms_urls(cfg, m).prediction == f"http://resnet.ovms.{DOMAIN}/v1/models/default:predict"
 
 
 def test_fuseml_step_strings_are_accepted() -> None:
@@ -448,8 +463,8 @@ def test_a_local_model_path_must_lie_under_the_mounted_claim() -> None:
 def test_the_kserve_v2_url_is_offered_beside_the_v1_one() -> None:
     cfg = parse(raw(model(model_name="resnet")))
     (m,) = cfg.models
-    assert cfg.prediction_url(m) == f"http://resnet.ovms.{DOMAIN}/v1/models/resnet:predict"
-    assert cfg.inference_url(m) == f"http://resnet.ovms.{DOMAIN}/v2/models/resnet/infer"
+    assert ovms_urls(cfg, m).prediction == f"http://resnet.ovms.{DOMAIN}/v1/models/resnet:predict"
+    assert ovms_urls(cfg, m).inference == f"http://resnet.ovms.{DOMAIN}/v2/models/resnet/infer"
 
 
 # --- names and sizes the platform refuses ---------------------------------------------------------------

@@ -28,6 +28,10 @@ flavors:
 """
 
 
+#: An MLflow onnx-flavor folder as MLflow writes it: the model at the top, no version folder.
+ONNX_MODEL = {"MLmodel": b"flavors:\n  onnx:\n    data: model.onnx\n", "model.onnx": b"onnx"}
+
+
 @pytest.fixture(scope="module")
 def minio():
     with s3server.running() as server:
@@ -107,9 +111,7 @@ def test_a_model_without_a_savedmodel_is_refused_in_one_line(minio, tmp_path: Pa
 
 @pytest.mark.timeout(180)
 def test_an_mlflow_onnx_model_gets_the_version_folder_ovms_loads(minio, tmp_path: Path) -> None:
-    url = mlflow_model(
-        minio, {"MLmodel": b"flavors:\n  onnx:\n    data: model.onnx\n", "model.onnx": b"onnx"}
-    )
+    url = mlflow_model(minio, ONNX_MODEL)
     done, said = run(minio, tmp_path, url, "ovms", predictor="", format="onnx")
     assert done.raw["models"][0]["model"] == f"{url}/serving"
     assert "serving/1/model.onnx" in keys(minio, url) and "1 files copied" in said
@@ -141,9 +143,7 @@ def test_backends_that_load_the_folder_as_it_is_need_no_layout(tmp_path: Path) -
 
 @pytest.mark.timeout(180)
 def test_onnx_on_seldon_gets_a_triton_model_repository(minio, tmp_path: Path) -> None:
-    url = mlflow_model(
-        minio, {"MLmodel": b"flavors:\n  onnx:\n    data: model.onnx\n", "model.onnx": b"onnx"}
-    )
+    url = mlflow_model(minio, ONNX_MODEL)
     done, _ = run(minio, tmp_path, url, "seldon", predictor="", format="onnx")
     assert done.raw["models"][0]["model"] == f"{url}/serving"
     assert "serving/cifar10-kserve/1/model.onnx" in keys(minio, url)

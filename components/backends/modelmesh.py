@@ -86,11 +86,12 @@ class ModelMeshModel(Backend):
         """REST v2 on the model's host (routed to the REST proxy), and gRPC in the cluster; for a grpc-v1
         runtime (ovms-1.x) the gRPC endpoint only, speaking the TensorFlow Serving API."""
         grpc = f"grpc://{SERVICE}.{cfg.namespace}:{GRPC_PORT}"
+        host = cfg.istio.host(model.app_name)
         if plan.runtime in GRPC_V1_ONLY:
             # The form ModelMesh shows in an InferenceService's URL (seed 001): the model named in the query.
-            return Urls(cfg.host(model), f"{grpc}?mm-vmodel-id={model.app_name}", "", grpc)
-        v2 = f"http://{cfg.host(model)}/v2/models/{model.app_name}/infer"
-        return Urls(cfg.host(model), v2, v2, grpc)
+            return Urls(host, f"{grpc}?mm-vmodel-id={model.app_name}", "", grpc)
+        v2 = f"http://{host}/v2/models/{model.app_name}/infer"
+        return Urls(host, v2, v2, grpc)
 
     def objects(self, name: str, args: BackendArgs) -> list[pulumi.Resource]:
         model = args["model"]

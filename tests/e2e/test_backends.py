@@ -166,16 +166,19 @@ def tutorial(bin_dir: Path, cluster: Cluster, tmp_path_factory: pytest.TempPathF
                 destroy(engine, TUTORIAL)
 
 
+#: What the tutorial stack puts on the API server, across its three backends.
+TUTORIAL_KINDS = (
+    MODEL_SERVER,
+    VIRTUAL_SERVICE,
+    INFERENCE_SERVICE,
+    SELDON_DEPLOYMENT,
+    SECRET,
+    SERVICE_ACCOUNT,
+)
+
+
 def test_tutorial_up_creates_every_backends_objects_as_planned(tutorial: Tutorial) -> None:
-    planned = kubernetes_objects(
-        tutorial.plan,
-        MODEL_SERVER,
-        VIRTUAL_SERVICE,
-        INFERENCE_SERVICE,
-        SELDON_DEPLOYMENT,
-        SECRET,
-        SERVICE_ACCOUNT,
-    )
+    planned = kubernetes_objects(tutorial.plan, *TUTORIAL_KINDS)
     ns = tutorial.namespace
     assert set(planned) == {
         f"{MODEL_SERVER} {ns}/ovms-cifar10-ovms",
@@ -237,15 +240,7 @@ def test_tutorial_state_holds_no_credential_in_plain_text(tutorial: Tutorial) ->
 def test_tutorial_destroy_removes_every_object_and_application(tutorial: Tutorial) -> None:
     destroy(tutorial.engine, TUTORIAL)
     tutorial.destroyed = True
-    planned = kubernetes_objects(
-        tutorial.plan,
-        MODEL_SERVER,
-        VIRTUAL_SERVICE,
-        INFERENCE_SERVICE,
-        SELDON_DEPLOYMENT,
-        SECRET,
-        SERVICE_ACCOUNT,
-    )
+    planned = kubernetes_objects(tutorial.plan, *TUTORIAL_KINDS)
     assert [name for name, obj in planned.items() if tutorial.cluster.get(object_path(obj))] == []
     assert tutorial.fuseml.store == {}
     tutorial.engine.run("stack", "rm", TUTORIAL, "--yes")
