@@ -5,7 +5,7 @@ Why: MLflow keeps a SavedModel under `tfmodel/` (or `data/model` for Keras) and 
 TENSORFLOW_SERVER) loads only `<uri>/<version>/saved_model.pb`, OpenVINO Model Server (backend ovms, KServe's
 kserve-openvino) only `<uri>/<version>/<model file>` (OVMS docs, "Preparing a Model Repository"), and Triton
 (Seldon's TRITON_SERVER, KServe's kserve-tritonserver) a repository `<uri>/<model>/<version>/model.onnx` or
-`.../model.savedmodel/`.
+`.../model.savedmodel/` (Triton docs/user_guide/model_repository.md; FuseML's kserve run.sh built the same).
 FuseML's own kserve and seldon predictor steps copied the model into `1/` first (fuseml/extensions
 images/inference-services/kserve/run.sh); this step does the same, server-side in the store, into
 `<model>/serving/1/`, and deploys that folder. Copying once per source is enough: a folder already in a

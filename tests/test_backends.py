@@ -383,6 +383,14 @@ def test_a_gpu_model_on_a_shared_server_needs_the_servers_gpu_image() -> None:
     )
 
 
+def test_servers_must_be_a_list() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse({**BASE, "servers": "vision", "models": [{"app_name": "m", "model": "gs://b/m"}]})
+    assert str(caught.value) == (
+        "fuseml-serving:servers: got 'vision'; allowed: a list of servers {name, ovms_image_tag, ...}"
+    )
+
+
 def test_two_models_of_one_server_need_one_storage_and_distinct_model_names() -> None:
     with pytest.raises(ConfigError) as caught:
         parse(

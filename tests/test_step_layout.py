@@ -121,6 +121,18 @@ def test_an_mlflow_onnx_model_gets_the_version_folder_ovms_loads(minio, tmp_path
     assert done.raw["models"][0]["model"] == versioned and said == ""
 
 
+@pytest.mark.timeout(180)
+def test_an_onnx_folder_with_no_single_model_file_is_refused_in_one_line(minio, tmp_path: Path) -> None:
+    url = mlflow_model(minio, {"MLmodel": ONNX_MODEL["MLmodel"], "a.onnx": b"a", "b.onnx": b"b"})
+    with pytest.raises(StepInputError) as caught:
+        run(minio, tmp_path, url, "ovms", predictor="", format="onnx")
+    assert str(caught.value) == (
+        f"FUSEML_MODEL: {url} holds 2 .onnx files at its top; allowed: one (the MLflow onnx flavor's "
+        "model.onnx), or a folder already laid out in versions"
+    )
+    assert not [k for k in keys(minio, url) if k.startswith("serving/")]
+
+
 def test_backends_that_load_the_folder_as_it_is_need_no_layout(tmp_path: Path) -> None:
     from components.config import parse
     from components.serving import Plan

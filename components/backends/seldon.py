@@ -147,7 +147,12 @@ ISTIO_HOST = "seldon.io/istio-host"
 def _rclone_secret(
     parent: pulumi.Resource, name: str, args: BackendArgs, made: list[pulumi.Resource]
 ) -> str | None:
-    """The Secret of RCLONE_CONFIG_S3_* variables Seldon's rclone storage initializer reads, for S3."""
+    """The Secret of RCLONE_CONFIG_S3_* variables Seldon's rclone storage initializer reads, for S3.
+
+    The variables are those of seldon-core v1.18.2 doc/source/servers/overview.md ("Rclone remotes can be
+    configured using the environmental variables: RCLONE_CONFIG_<remote name>_<config variable>"), whose
+    MinIO example sets TYPE, PROVIDER, ENV_AUTH, ACCESS_KEY_ID, SECRET_ACCESS_KEY and ENDPOINT.
+    """
     model, credentials, storage = args["model"], args["credentials"], args["storage"]
     if model.storage_scheme != "s3":
         return None
