@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import inspect
 import json
 import os
 import shutil
@@ -205,9 +206,14 @@ def _required(gomod: str, module: str) -> str:
     raise ToolchainError(f"{KUBERNETES} go.mod requires no {module}")
 
 
-def _digest(*paths: Path) -> str:
-    sha = hashlib.sha256()
-    for path in paths:
+def _recipe(build: Callable[..., None], *sources: Path) -> str:
+    """Digest of how a piece is built: its build function's own text and our Go sources it compiles.
+
+    A changed recipe (a dropped replace, a new ldflag) then rebuilds the piece, as a changed pin does,
+    while an edit elsewhere in this file leaves every cached piece alone.
+    """
+    sha = hashlib.sha256(inspect.getsource(build).encode())
+    for path in sources:
         sha.update(path.read_bytes())
     return sha.hexdigest()[:12]
 
@@ -215,28 +221,29 @@ def _digest(*paths: Path) -> str:
 def pieces(with_operator: bool = False) -> list[Piece]:
     """What the test bed needs, each keyed by its versions and the digest of our own sources."""
     found = [
-        Piece("pulumi-cli", f"pulumi-{versions.pulumi()}", _pulumi_cli, ("pulumi",)),
+        Piece("pulumi-cli", f"pulumi-{versions.pulumi()}-{_recipe(_pulumi_cli)}", _pulumi_cli, ("pulumi",)),
         Piece(
             "language-host",
-            f"langhost-{versions.pulumi()}-{_digest(GO_SOURCES / 'langhost' / 'main.go')}",
+            f"langhost-{versions.pulumi()}-{_recipe(_language_host, GO_SOURCES / 'langhost' / 'main.go')}",
             _language_host,
             ("pulumi-language-python", "pulumi-language-python-exec", "pulumi-resource-pulumi-python"),
         ),
         Piece(
             "kubernetes-provider",
-            f"pulumi-kubernetes-{versions.pulumi_kubernetes()}",
+            f"pulumi-kubernetes-{versions.pulumi_kubernetes()}-{_recipe(_kubernetes_provider)}",
             _kubernetes_provider,
             ("pulumi-resource-kubernetes",),
         ),
         Piece(
             "control-plane",
-            f"kube-{versions.KUBERNETES}-{_digest(GO_SOURCES / 'kube' / 'main.go')}",
+            f"kube-{versions.KUBERNETES}-{_recipe(_control_plane, GO_SOURCES / 'kube' / 'main.go')}",
             _control_plane,
             ("kube", *KUBE_COMMANDS),
         ),
     ]
     if with_operator:
-        found.append(Piece("operator", f"operator-{versions.operator()}", _operator, ("ovms-operator",)))
+        key = f"operator-{versions.operator()}-{_recipe(_operator)}"
+        found.append(Piece("operator", key, _operator, ("ovms-operator",)))
     return found
 
 

@@ -1,9 +1,9 @@
 """The versions of the real-engine toolchain, each stated once.
 
-The Pulumi CLI and the Kubernetes provider follow the Python SDK pins in requirements.txt (the CLI is the
-release of `pulumi`, the provider plugin that of `pulumi-kubernetes`), and the operator follows the
-version the program installs, so the test bed always runs what a user's `pulumi up` runs. Only what has no
-other home is stated here.
+The Kubernetes provider follows the `pulumi-kubernetes` pin in requirements.txt and the operator the
+version the program installs, so the test bed runs what a user's `pulumi up` runs. The CLI is stated here:
+it is the nearest release at or above the `pulumi` SDK pin that the Go module proxy serves (a CLI newer
+than the SDK is what users run), and a test holds it at or above the SDK within one major version.
 """
 
 from __future__ import annotations
@@ -12,6 +12,9 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+
+#: The Pulumi CLI and Python language host built for the test bed (and installed by the Dockerfile).
+PULUMI_CLI = "3.272.0"
 
 #: Kubernetes control plane of the loopback cluster (kube-apiserver, kube-controller-manager, kubectl);
 #: its etcd is the version this Kubernetes release's go.mod requires.
@@ -35,7 +38,12 @@ def requirement(name: str) -> str:
 
 
 def pulumi() -> str:
-    """Version of the Pulumi CLI and the Python language host: the `pulumi` SDK pin."""
+    """Version of the Pulumi CLI and the Python language host."""
+    return PULUMI_CLI
+
+
+def pulumi_sdk() -> str:
+    """Version of the Python SDK the program runs on: the `pulumi` pin."""
     return requirement("pulumi")
 
 

@@ -24,17 +24,38 @@ def dockerfile_arg(name: str) -> str:
     return match.group(1)
 
 
+def _release(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
+
+
 def test_toolchain_versions_are_the_pins_of_requirements_the_dockerfile_and_the_program() -> None:
-    assert versions.pulumi() == dockerfile_arg("PULUMI_VERSION") == "3.260.0"
+    assert versions.pulumi() == dockerfile_arg("PULUMI_VERSION")
+    # The CLI users run is at or above the SDK the program is written against, within the same major.
+    cli, sdk = _release(versions.pulumi()), _release(versions.pulumi_sdk())
+    assert cli >= sdk and cli[0] == sdk[0], (versions.pulumi(), versions.pulumi_sdk())
     assert versions.pulumi_kubernetes() == dockerfile_arg("PULUMI_KUBERNETES_VERSION")
     assert versions.operator() == DEFAULTS["operator"]["version"]
     # The provider module's pseudo-version is known for the pinned release.
     assert versions.kubernetes_provider_module().startswith("v4.0.0-")
     keys = [piece.key for piece in toolchain.pieces(with_operator=True)]
-    assert keys[0] == f"pulumi-{versions.pulumi()}"
-    assert f"pulumi-kubernetes-{versions.pulumi_kubernetes()}" in keys
-    assert f"operator-{versions.operator()}" in keys
+    assert keys[0].startswith(f"pulumi-{versions.pulumi()}-")
+    assert any(key.startswith(f"pulumi-kubernetes-{versions.pulumi_kubernetes()}-") for key in keys)
+    assert any(key.startswith(f"operator-{versions.operator()}-") for key in keys)
     assert any(key.startswith(f"kube-{versions.KUBERNETES}-") for key in keys)
+
+
+def test_a_changed_recipe_changes_the_cache_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    before = {piece.name: piece.key for piece in toolchain.pieces()}
+
+    def rebuilt_cli(out: Path, builder: toolchain.Builder, scratch: Path) -> None:
+        """A CLI built another way (say, with one more ldflag)."""
+
+    monkeypatch.setattr(toolchain, "_pulumi_cli", rebuilt_cli)
+    after = {piece.name: piece.key for piece in toolchain.pieces()}
+    assert after["pulumi-cli"] != before["pulumi-cli"]
+    assert {k: v for k, v in after.items() if k != "pulumi-cli"} == {
+        k: v for k, v in before.items() if k != "pulumi-cli"
+    }
 
 
 def test_an_unmapped_provider_pin_is_refused_with_what_to_add(monkeypatch: pytest.MonkeyPatch) -> None:
