@@ -23,8 +23,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
+from kernel.errors import StepError, StepInputError
 from step import inputs as step_inputs
-from step.errors import StepError, StepInputError
 from step.redact import Redactor
 from step.runner import Boundary, Console, default_factory, deploy
 

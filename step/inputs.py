@@ -48,10 +48,10 @@ from components.config import (
     StackConfig,
     parse,
 )
+from kernel.errors import StepInputError
 from modelstore.errors import StoreError
 from modelstore.stores import CREDENTIAL_ENV, credentials_from_env
 from step import gateway, naming
-from step.errors import StepInputError
 
 #: Reads (domain, host prefix) from the installer's Gateway: (namespace, gateway name, env) -> Found.
 Discover = Callable[[str, str, dict[str, str]], gateway.Found]

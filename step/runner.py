@@ -32,7 +32,7 @@ from typing import Any, Protocol, TextIO
 from pulumi import automation as auto
 
 from components.config import NAMESPACE
-from step.errors import DeployError, StackLockedError, StepSetupError
+from kernel.errors import DeployError, StackLockedError, StepSetupError
 from step.inputs import StepInputs
 from step.redact import Redactor
 

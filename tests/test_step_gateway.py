@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from step import gateway
-from step.errors import StepInputError
+from kernel.errors import StepInputError
 
 
 class Answers:

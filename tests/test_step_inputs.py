@@ -8,7 +8,7 @@ import pytest
 
 from components.config import MODEL_DEFAULTS, StackConfig
 from step import gateway, inputs
-from step.errors import StepInputError
+from kernel.errors import StepInputError
 
 MODEL_URL = "s3://mlflow-artifacts/0/0123abcd/artifacts/model/ovms"
 

@@ -11,7 +11,7 @@ import pytest
 
 from step import inputs as step_inputs
 from step.__main__ import prepared
-from step.errors import StepInputError
+from kernel.errors import StepInputError
 from step.redact import Redactor
 from step.runner import Console
 from tests import s3server

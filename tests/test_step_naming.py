@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from components.config import MAX_APP_NAME
 from step import naming
-from step.errors import StepInputError
+from kernel.errors import StepInputError
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 

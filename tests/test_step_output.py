@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pulumi import automation as auto
 
-from step.errors import DeployError
+from kernel.errors import DeployError
 from step.redact import MASK, Redactor
 from step.runner import Console, prediction_url, write_result
 

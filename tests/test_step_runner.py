@@ -20,7 +20,7 @@ from pulumi import automation as auto
 
 from step import runner
 from step.__main__ import main
-from step.errors import DeployError, StepSetupError
+from kernel.errors import DeployError, StepSetupError
 from step.redact import MASK
 from step.runner import Boundary
 
