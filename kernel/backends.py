@@ -50,3 +50,14 @@ MODELMESH = Upstream(
 
 #: The program's backend names (`backend:`) -> where each stands.
 UPSTREAM: dict[str, Upstream] = {"ovms": OVMS, "kserve": KSERVE, "seldon": SELDON, "modelmesh": MODELMESH}
+
+#: OpenVINO Model Server's image, and the newest release both ways of driving it here can run:
+#: OVMS 2026.3 removed the TensorFlow Serving API (model_server commit 10369c696, "Remove TensorFlow
+#: Serving (TFS) gRPC/REST frontend"), which KServe's kserve-openvino runtime serves its v1 protocol
+#: with, and --sequence_cleaner_poll_wait_minutes (ddaeb173e), which the OpenVINO operator 1.2.0's chart
+#: always passes (helm-charts/ovms/templates/deployment.yaml) and 2026.3's parser refuses. 2026.2 is
+#: documented as `openvino/model_server:2026.2` (model_server v2026.2.1 docs); its src/cli_parser.cpp
+#: still takes the flag.
+OVMS_IMAGE = "openvino/model_server"
+OVMS_NEWEST_RUNNABLE = (2026, 2)
+OVMS_RELEASE = "2026.2"
