@@ -25,7 +25,7 @@ from typing import Any, TextIO
 
 from kernel.errors import StepError, StepInputError
 from step import inputs as step_inputs
-from step.redact import Redactor
+from kernel.redact import Redactor
 from step.runner import Boundary, Console, default_factory, deploy
 
 

@@ -34,7 +34,7 @@ from pulumi import automation as auto
 from components.config import NAMESPACE
 from kernel.errors import DeployError, StackLockedError, StepSetupError
 from step.inputs import StepInputs
-from step.redact import Redactor
+from kernel.redact import Redactor
 
 PROJECT = "fuseml-serving"
 #: Passed to every CLI call: reuse the state's secrets provider salt, and never phone home from a pod.

@@ -12,7 +12,7 @@ import pytest
 from step import inputs as step_inputs
 from step.__main__ import prepared
 from kernel.errors import StepInputError
-from step.redact import Redactor
+from kernel.redact import Redactor
 from step.runner import Console
 from tests import s3server
 

@@ -21,7 +21,7 @@ from pulumi import automation as auto
 from step import runner
 from step.__main__ import main
 from kernel.errors import DeployError, StepSetupError
-from step.redact import MASK
+from kernel.redact import MASK
 from step.runner import Boundary
 
 REPO = Path(__file__).resolve().parents[1]
