@@ -34,7 +34,7 @@ TOKEN_LIKE: tuple[re.Pattern[str], ...] = (
 
 
 class Redactor:
-    """Replace each known secret (and its base64 form and lines), and each credential-shaped text, with a mask.
+    """Replace each known secret (and its base64 form and lines) and each credential-shaped text with a mask.
 
     Known values match whatever their case (a tool may print a key upper-cased, a header lower-cased);
     where two known values overlap in a text, the whole stretch they cover becomes one mask, so no part of

@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from kernel.errors import StepError, StepInputError
-from step import inputs as step_inputs
 from kernel.redact import Redactor
+from step import inputs as step_inputs
 from step.runner import Boundary, Console, default_factory, deploy
 
 

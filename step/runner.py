@@ -33,8 +33,8 @@ from pulumi import automation as auto
 
 from components.config import NAMESPACE
 from kernel.errors import DeployError, StackLockedError, StepSetupError
-from step.inputs import StepInputs
 from kernel.redact import Redactor
+from step.inputs import StepInputs
 
 PROJECT = "fuseml-serving"
 #: Passed to every CLI call: reuse the state's secrets provider salt, and never phone home from a pod.

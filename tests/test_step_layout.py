@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from step import inputs as step_inputs
-from step.__main__ import prepared
 from kernel.errors import StepInputError
 from kernel.redact import Redactor
+from step import inputs as step_inputs
+from step.__main__ import prepared
 from step.runner import Console
 from tests import s3server
 

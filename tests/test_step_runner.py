@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 from pulumi import automation as auto
 
-from step import runner
-from step.__main__ import main
 from kernel.errors import DeployError, StepSetupError
 from kernel.redact import MASK
+from step import runner
+from step.__main__ import main
 from step.runner import Boundary
 
 REPO = Path(__file__).resolve().parents[1]

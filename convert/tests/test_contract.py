@@ -77,11 +77,14 @@ def test_the_converter_loads_only_what_its_image_copies():
         "import sys, convert.__main__, convert.run\n"
         "from pathlib import Path\n"
         f"root = Path({str(ROOT)!r})\n"
-        "print(sorted({name.split('.')[0] for name, module in list(sys.modules.items())\n"
-        "    if getattr(module, '__file__', None) and Path(module.__file__).resolve().is_relative_to(root)}))\n"
+        "files = {name: getattr(module, '__file__', None) for name, module in list(sys.modules.items())}\n"
+        "print(sorted({name.split('.')[0] for name, file in files.items()\n"
+        "    if file and Path(file).resolve().is_relative_to(root)}))\n"
         "print('pulumi' in sys.modules)\n"
     )
-    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
+    )
     packages, pulumi_loaded = result.stdout.splitlines()
     assert packages == "['convert', 'kernel', 'modelstore']", result.stdout
     assert pulumi_loaded == "False"
