@@ -48,12 +48,15 @@ class Redactor:
         mask: str = MASK,
         patterns: Iterable[re.Pattern[str]] = (),
         min_length: int = 1,
+        lines: bool = True,
     ) -> None:
         """`patterns` are the credential shapes to mask besides the known values; `min_length` is the
-        shortest known value masked (shorter ones would mangle text while revealing little)."""
+        shortest known value masked (shorter ones would mangle text while revealing little); `lines`
+        masks each line of a multi-line value alone too, for output that prints a value line by line."""
         self.mask = mask
         self.patterns = tuple(patterns)
         self.min_length = min_length
+        self.lines = lines
         self._known: dict[str, re.Pattern[str]] = {}
         self.add(*secrets)
 
@@ -70,8 +73,9 @@ class Redactor:
         if len(value) < self.min_length:
             return set()
         found = {value, base64.b64encode(value.encode()).decode()}
-        floor = max(MIN_LINE_LENGTH, self.min_length)
-        found.update(line.strip() for line in value.splitlines() if len(line.strip()) >= floor)
+        if self.lines:
+            floor = max(MIN_LINE_LENGTH, self.min_length)
+            found.update(line.strip() for line in value.splitlines() if len(line.strip()) >= floor)
         return found
 
     def text(self, text: str) -> str:

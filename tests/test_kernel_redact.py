@@ -62,3 +62,11 @@ def test_from_env_reads_every_secret_variable_of_the_vocabulary() -> None:
     env = {name: f"value-of-{name.lower()}" for name in SECRET_ENV_NAMES}
     redact = Redactor.from_env({**env, "HOME": "/home/step"}, mask="[m]")
     assert redact(" ".join([*env.values(), "/home/step"])) == " ".join(["[m]"] * len(env) + ["/home/step"])
+
+
+def test_lines_can_be_left_to_the_whole_value() -> None:
+    kubeconfig = "clusters:\n- cluster:\n    server: https://10.0.0.1\n"
+    whole = Redactor([kubeconfig], lines=False)
+    assert whole("gcp:container/cluster:Cluster") == "gcp:container/cluster:Cluster"
+    assert whole(kubeconfig) == f"{MASK}\n"
+    assert Redactor([kubeconfig])("- cluster: x") == f"{MASK} x"
