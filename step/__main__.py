@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from kernel.errors import StepError
+from kernel.redact import Redactor
 from step import inputs as step_inputs
-from step.redact import Redactor
 from step.runner import Boundary, Console, default_factory, deploy
 
 if TYPE_CHECKING:

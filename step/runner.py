@@ -33,11 +33,11 @@ from pulumi import automation as auto
 
 from components.config import NAMESPACE
 from kernel.errors import DeployError, StackLockedError, StepSetupError
+from kernel.redact import Redactor
 from step.inputs import StepInputs
 
 if TYPE_CHECKING:
     from components.program import Prepared
-from step.redact import Redactor
 
 PROJECT = "fuseml-serving"
 #: Passed to every CLI call: reuse the state's secrets provider salt, and never phone home from a pod.

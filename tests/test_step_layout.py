@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from kernel.errors import StepInputError
+from kernel.redact import Redactor
 from step import inputs as step_inputs
 from step.__main__ import laid_out
-from step.redact import Redactor
 from step.runner import Console
 from tests import s3server
 

@@ -19,9 +19,9 @@ import pytest
 from pulumi import automation as auto
 
 from kernel.errors import DeployError, StepSetupError
+from kernel.redact import MASK
 from step import runner
 from step.__main__ import main
-from step.redact import MASK
 from step.runner import Boundary
 
 REPO = Path(__file__).resolve().parents[1]
