@@ -43,6 +43,7 @@ without the marker, `owner` parsed from the marker, plus any extra field the ser
 from __future__ import annotations
 
 import copy
+import functools
 import logging
 import math
 import re
@@ -52,6 +53,7 @@ from urllib.parse import urlsplit
 
 import pulumi
 import pulumi.dynamic
+from pulumi.dynamic.dynamic import PROVIDER_KEY
 from pulumi.runtime import rpc
 
 from fuseml.client import FuseMLClient, FuseMLOwnershipError, redact_url
@@ -454,4 +456,17 @@ class Application(pulumi.dynamic.Resource, module="fuseml", name="Application"):
         props: dict[str, Any] = {key: None for key in INPUT_KEYS}
         props.update(copy.deepcopy(DEFAULTS))
         props.update({k: v for k, v in dict(args).items() if v is not None})
-        super().__init__(ApplicationProvider(), resource_name, props, opts)
+        # What pulumi.dynamic.Resource.__init__ does (pulumi sdk/python/lib/pulumi/dynamic/dynamic.py),
+        # with the provider serialized once per process instead of once per Application: the provider
+        # has no instance state, so every dill serialization of it is the same text, and with a thousand
+        # models the repeated recursive pickling was a fifth of planning time.
+        props[PROVIDER_KEY] = pulumi.Output.secret(_serialized_provider())
+        pulumi.CustomResource.__init__(
+            self, f"pulumi-python:{self._resource_type_name}", resource_name, props, opts
+        )
+
+
+@functools.cache
+def _serialized_provider() -> str:
+    """The provider as the dynamic-provider host reads it (base64 of its dill pickle)."""
+    return pulumi.dynamic.dynamic.serialize_provider(ApplicationProvider())

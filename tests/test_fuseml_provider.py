@@ -485,3 +485,32 @@ def test_thousand_applications_under_mocks() -> None:
 
     program()
     assert len(mocks.created) == 1000
+
+
+#: The signature Pulumi marks a secret value with on the wire (sdk/python/lib/pulumi/runtime/rpc.py,
+#: _special_secret_sig).
+SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+
+
+def test_each_application_carries_the_providers_own_serialization_as_a_secret() -> None:
+    """Application serializes its provider once per process; what it hands the engine must still be what
+    pulumi.dynamic.Resource would (the dynamic-provider host unpickles it), and a secret."""
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    mocks = RecordingMocks()
+    pulumi.runtime.set_mocks(mocks, preview=False)
+    expected = serialize_provider(ApplicationProvider())
+
+    @pulumi.runtime.test
+    def program() -> pulumi.Output:
+        apps = [
+            Application(f"app-{i}", {"server_url": "http://fuseml.example", "name": f"m-{i}", "url": "u"})
+            for i in range(2)
+        ]
+        return pulumi.Output.all(*(app.urn for app in apps))
+
+    program()
+    # The engine's form of a secret: Pulumi's signature key, the secret signature, beside the value.
+    blobs = [args.inputs["__provider"] for args in mocks.created]
+    assert all(isinstance(blob, dict) and SECRET_SIG in blob.values() for blob in blobs), blobs
+    assert [blob["value"] for blob in blobs] == [expected, expected]
+    assert type(dill.loads(base64.b64decode(blobs[0]["value"]))) is ApplicationProvider
