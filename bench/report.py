@@ -11,11 +11,6 @@ import html
 import json
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-
 PERCENTILE_LABELS = {"p50": "p50", "p90": "p90", "p99": "p99", "p999": "p99.9", "max": "max"}
 
 
@@ -95,8 +90,19 @@ def _measured(results: dict) -> list[dict]:
     return [t for t in results["targets"] if t.get("runs")]
 
 
+def _pyplot():
+    """matplotlib's pyplot on the Agg backend, loaded only when a chart is drawn."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
 def _latency_chart(results: dict, path: Path) -> Path:
     """Latency percentiles against the achieved rate, one panel per target."""
+    plt = _pyplot()
     targets = _measured(results) or [{"name": "no target measured", "runs": []}]
     fig, axes = plt.subplots(1, len(targets), figsize=(5 * len(targets), 4), squeeze=False)
     for axis, target in zip(axes[0], targets, strict=True):
@@ -124,6 +130,7 @@ def _latency_chart(results: dict, path: Path) -> Path:
 
 def _capacity_cost_chart(results: dict, path: Path) -> Path:
     """Capacity at the SLO and cost per million predictions, side by side per target."""
+    plt = _pyplot()
     targets = _measured(results)
     names = [t["name"] for t in targets]
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))

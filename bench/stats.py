@@ -60,49 +60,76 @@ def summarize(hits: list[Hit], rate: float, warmup_s: float, duration_s: float) 
 
     Requests scheduled in the warm-up are left out; the rest are the run. An error (non-2xx, timeout,
     connection) counts at its measured latency in the percentiles and, separately, as an SLO miss
-    (`slo_p99_ms` in the SLO check ranks errors above every success).
+    (`slo_p99_ms` ranks errors above every success).
     """
+    return merged([hits], rate, warmup_s, duration_s)
+
+
+@dataclass
+class _Pod:
+    latencies: list[float]
+    """Per measured request, from its scheduled time (ms); math.inf-free."""
+    ok: list[bool]
+    errors: Counter
+    lag_p99_ms: float
+    achieved: float
+    short: bool
+    """Sent fewer requests than scheduled."""
+
+
+def _pod(hits: list[Hit], rate: float, warmup_s: float, duration_s: float) -> _Pod | None:
     interval_ns = 1e9 / rate
-    if not hits:
-        return _empty(rate, duration_s)
-    origin = min(h.sent_ns - h.seq * interval_ns for h in hits)
     first = round(warmup_s * rate)
     scheduled = round((warmup_s + duration_s) * rate)
+    if not hits:
+        return None
+    origin = min(h.sent_ns - h.seq * interval_ns for h in hits)
     measured = [h for h in hits if first <= h.seq < scheduled]
     if not measured:
-        return _empty(rate, duration_s)
-    latencies = sorted((h.sent_ns + h.latency_ns - (origin + h.seq * interval_ns)) / 1e6 for h in measured)
-    lags = sorted((h.sent_ns - (origin + h.seq * interval_ns)) / 1e6 for h in measured)
+        return None
     sends = sorted(h.sent_ns for h in measured)
     span = (sends[-1] - sends[0]) / 1e9
-    achieved = (len(sends) - 1) / span if span > 0 else 0.0
-    errors = Counter(error_kind(h) for h in measured if not h.ok)
-    expected = scheduled - first
-    lag_p99 = percentile(lags, 0.99)
-    behind = len(measured) < BEHIND_SENT_RATIO * expected or lag_p99 > BEHIND_LAG_MS
+    lags = sorted((h.sent_ns - (origin + h.seq * interval_ns)) / 1e6 for h in measured)
+    return _Pod(
+        latencies=[(h.sent_ns + h.latency_ns - (origin + h.seq * interval_ns)) / 1e6 for h in measured],
+        ok=[h.ok for h in measured],
+        errors=Counter(error_kind(h) for h in measured if not h.ok),
+        lag_p99_ms=percentile(lags, 0.99),
+        achieved=(len(sends) - 1) / span if span > 0 else 0.0,
+        short=len(measured) < BEHIND_SENT_RATIO * (scheduled - first),
+    )
+
+
+def merged(pods_hits: list[list[Hit]], rate_per_pod: float, warmup_s: float, duration_s: float) -> dict:
+    """One run from several generators at `rate_per_pod` each (in-cluster pods): each pod's requests on
+    its own schedule and its own rate check, the percentiles over every request of every pod."""
+    rate = rate_per_pod * len(pods_hits)
+    pods = [_pod(hits, rate_per_pod, warmup_s, duration_s) for hits in pods_hits]
+    if not pods or any(pod is None for pod in pods):
+        return _empty(rate, duration_s)
+    present = [pod for pod in pods if pod is not None]
+    latencies = sorted(value for pod in present for value in pod.latencies)
+    errors: Counter = sum((pod.errors for pod in present), Counter())
+    with_misses = sorted(
+        value if ok else math.inf for pod in present for value, ok in zip(pod.latencies, pod.ok, strict=True)
+    )
+    slo_p99 = percentile(with_misses, 0.99)
+    lag_p99 = max(pod.lag_p99_ms for pod in present)
     return {
         "rate_target": rate,
-        "rate_achieved": round(achieved, 2),
+        "rate_achieved": round(sum(pod.achieved for pod in present), 2),
         "duration_s": duration_s,
-        "requests": len(measured),
+        "requests": len(latencies),
         "latency_ms": {key: round(percentile(latencies, q), 3) for key, q in PERCENTILES.items()}
         | {"max": round(latencies[-1], 3)},
-        "success_ratio": round(1 - sum(errors.values()) / len(measured), 6),
+        "success_ratio": round(1 - sum(errors.values()) / len(latencies), 6),
         "errors": dict(sorted(errors.items())),
-        "generator_behind": behind,
+        "generator_behind": any(pod.short or pod.lag_p99_ms > BEHIND_LAG_MS for pod in present),
         "send_lag_p99_ms": round(lag_p99, 3),
-        "slo_p99_ms": _p99_errors_missed(measured, origin, interval_ns),
+        # p99 with every error ranked above every success: what the SLO is checked against (None: the
+        # 99th percentile request failed).
+        "slo_p99_ms": None if math.isinf(slo_p99) else round(slo_p99, 3),
     }
-
-
-def _p99_errors_missed(hits: list[Hit], origin: float, interval_ns: float) -> float | None:
-    """p99 with every error ranked above every success: what the SLO is checked against (None: the
-    99th percentile request failed)."""
-    values = sorted(
-        (h.sent_ns + h.latency_ns - (origin + h.seq * interval_ns)) / 1e6 if h.ok else math.inf for h in hits
-    )
-    found = percentile(values, 0.99)
-    return None if math.isinf(found) else round(found, 3)
 
 
 def meets(run: dict, slo_p99_ms: float, max_error_ratio: float) -> bool:

@@ -45,7 +45,13 @@ def _key() -> str:
 
 
 def ensure(say: Callable[[str], None] = print) -> Path:
-    """The path of a built vegeta, building it once per cache (about a minute, then instant)."""
+    """The path of a built vegeta, building it once per cache (about a minute, then instant).
+
+    BENCH_VEGETA names a vegeta already there instead (the step image builds one in its own stage).
+    """
+    given = os.environ.get("BENCH_VEGETA")
+    if given:
+        return Path(given)
     if shutil.which("go") is None:
         raise ToolchainError("no Go toolchain on PATH: bench builds vegeta from its Go module with Go")
     root = cache_root()
