@@ -9,6 +9,7 @@ would). A request without the header (bench's one-request check) always succeeds
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -35,6 +36,7 @@ class _Server(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.behaviour = behaviour
         self.stall_until = 0.0
+        self.count = 0
         self.lock = threading.Lock()
 
 
@@ -49,9 +51,16 @@ class _Handler(BaseHTTPRequestHandler):
         return
 
     def do_GET(self) -> None:
+        with self.server.lock:
+            self.server.count += 1
+        if self.path == "/count":
+            self._answer(200, json.dumps({"count": self.server.count}).encode())
+            return
         self._answer(200, b'{"name": "known", "ready": true}')
 
     def do_POST(self) -> None:
+        with self.server.lock:
+            self.server.count += 1
         length = int(self.headers.get("Content-Length", "0"))
         self.rfile.read(length)
         behaviour = self.server.behaviour
