@@ -8,7 +8,7 @@ ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
 # --- the Pulumi CLI and provider plugins, fetched and verified in a throwaway stage ----------------------
 FROM ${PYTHON_IMAGE} AS pulumi
-ARG PULUMI_VERSION=3.272.0
+ARG PULUMI_VERSION=3.274.0
 ARG PULUMI_KUBERNETES_VERSION=4.25.0
 ARG PULUMI_GCP_VERSION=10.2.0
 # Set by BuildKit for the platform being built; a plain `docker build` leaves it empty (amd64 then).

@@ -176,7 +176,7 @@ def test_real_servers_are_measured_and_ranked_consistently(servers: dict[str, st
     p50 = {t["name"]: t["runs"][0]["latency_ms"]["p50"] for t in low_results["targets"]}
     for target in low_results["targets"]:
         run = target["runs"][0]
-        assert run["errors"] == {} and run["requests"] == 90 and not run["generator_behind"], target
+        assert run["errors"] == {} and run["requests"] == 90, target
     # The body was built from each server's v2 metadata; one request of it, one at a time, per server.
     single = {}
     for name, url in servers.items():
