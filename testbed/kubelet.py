@@ -327,6 +327,8 @@ def sync_pod(cluster: Cluster, pod: dict[str, Any], rules: list[dict[str, Any]],
         end_pod(cluster, pod)
         logs.forget(meta["namespace"], meta["name"])
         return
+    if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+        return  # finished: a kubelet restarts nothing of it
     fault = fault_for(pod, rules)
     if fault is None:
         for container in pod["spec"]["containers"]:

@@ -231,14 +231,15 @@ class StandIns:
                 finalizers.remove(ovms_chart.UNINSTALL_FINALIZER)
                 _set_finalizers(self.cluster, cr, MODELSERVERS, finalizers)
             return
-        if self._fresh(cr):
+        deployment = None if self._fresh(cr) else self.cluster.get(_path(objects[0]))
+        if deployment is None:  # a new generation, or its Deployment deleted by hand: (re)install
             for obj in objects:
                 apply(self.cluster, obj)
             if ovms_chart.UNINSTALL_FINALIZER not in finalizers:
                 _set_finalizers(self.cluster, cr, MODELSERVERS, [*finalizers, ovms_chart.UNINSTALL_FINALIZER])
                 return  # the CR changed: the next poll writes its status
             self._done(cr)
-        deployment = self.cluster.get(_path(objects[0]))
+            deployment = self.cluster.get(_path(objects[0]))
         available = ((deployment or {}).get("status") or {}).get("availableReplicas", 0)
         write_status(self.cluster, cr, MODELSERVERS, ovms_chart.status(cr, objects, available))
 
@@ -254,11 +255,12 @@ class StandIns:
             return
         raw = mode in ("RawDeployment", "Standard")
         objects = kserve_objects(cr, raw, self._runtime_image(cr))
-        if self._fresh(cr):
+        deployment = None if self._fresh(cr) else self.cluster.get(_path(objects[0]))
+        if deployment is None:
             for obj in objects:
                 apply(self.cluster, obj)
             self._done(cr)
-        deployment = self.cluster.get(_path(objects[0]))
+            deployment = self.cluster.get(_path(objects[0]))
         selector = ",".join(f"{k}={v}" for k, v in objects[0]["spec"]["selector"]["matchLabels"].items())
         pods = _items(self.cluster, f"/api/v1/namespaces/{meta['namespace']}/pods?labelSelector={selector}")
         write_status(self.cluster, cr, INFERENCESERVICES, kserve_status(cr, raw, deployment, pods))
@@ -289,11 +291,12 @@ class StandIns:
         if meta.get("deletionTimestamp"):
             return
         deployments = seldon_deployments(cr)
-        if self._fresh(cr):
+        found = [] if self._fresh(cr) else [self.cluster.get(_path(obj)) for obj in deployments]
+        if not found or None in found:
             for obj in deployments:
                 apply(self.cluster, obj)
             self._done(cr)
-        found = [self.cluster.get(_path(obj)) for obj in deployments]
+            found = [self.cluster.get(_path(obj)) for obj in deployments]
         write_status(self.cluster, cr, SELDONDEPLOYMENTS, seldon_status(cr, found))
 
 
