@@ -38,10 +38,12 @@ Every failed Pod has Ready and ContainersReady False, reason `ContainersNotReady
 Logs: the API server serves `pods/<name>/log` by calling the kubelet of the Pod's node, at the node's
 preferred address and `status.daemonEndpoints.kubeletEndpoint.Port`, path
 `/containerLogs/<ns>/<pod>/<container>` (kube-apiserver pkg/registry/core/pod/strategy.go LogLocation,
-pkg/kubelet/client/kubelet_client.go NodeConnectionInfoGetter). Without `--kubelet-certificate-authority`
-the API server does not verify the kubelet's certificate, so this stand-in serves that path over HTTPS
-with a self-signed certificate on 127.0.0.1 and registers the node with that address and port: logs come
-through the real API path (`kubectl logs` works).
+pkg/kubelet/client/kubelet_client.go NodeConnectionInfoGetter; Kubernetes v1.36.3). Without
+`--kubelet-certificate-authority` the API server does not verify the kubelet's certificate
+(kubelet_client.go transportConfig: no CA, Insecure), so this stand-in serves that path over HTTPS with a
+self-signed certificate on 127.0.0.1 and registers the node with an InternalIP address 127.0.0.1 and that
+port (no Hostname address: the API server prefers one first, cmd/kube-apiserver/app/options/options.go,
+and it would not resolve): logs come through the real API path (`kubectl logs` works).
 
 Run as `python -m testbed.kubelet KUBECONFIG`; it polls, so it needs no watch machinery, and it stops
 when the API server goes away for good.
@@ -79,7 +81,8 @@ FAULTS = ("ImagePullBackOff", "CrashLoopBackOff", "Unschedulable")
 #: Faults of objects without Pods of their own, for the controller stand-ins (`testbed.standins`).
 CR_FAULTS = ("ModelLoadFailed",)
 #: kube-scheduler's FitError for one node that fails the Pod's node affinity, with the preemption
-#: postfilter's verdict (pkg/scheduler/framework/types.go FitError.Error, plugins/nodeaffinity).
+#: postfilter's verdict (pkg/scheduler/framework/types.go FitError.Error, plugins/nodeaffinity
+#: ErrReasonPod, framework/preemption/preemption.go).
 UNSCHEDULABLE_MESSAGE = (
     "0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector. preemption: 0/1 nodes "
     "are available: 1 Preemption is not helpful for scheduling."
