@@ -446,3 +446,27 @@ def test_status_writes_keep_transition_times_of_unchanged_conditions() -> None:
     stamped = standins._stamp([{"type": "Ready", "status": "True"}, {"type": "X", "status": "False"}], old)
     assert stamped[0]["lastTransitionTime"] == "2020-01-01T00:00:00Z"
     assert stamped[1]["lastTransitionTime"] != "2020-01-01T00:00:00Z"
+
+
+# --- the command line ------------------------------------------------------------------------------------
+
+
+def test_up_runs_the_stand_ins_only_when_asked_and_try_local_always(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from testbed import __main__ as cli
+    from testbed import cluster, local, toolchain
+
+    started: list[bool] = []
+
+    def up(root: Path, bin_dir: Path, *, stand_ins: bool = False) -> cluster.Cluster:
+        started.append(stand_ins)
+        return cluster.Cluster(dir=root, server="https://127.0.0.1:1", token="t", bin_dir=bin_dir)
+
+    monkeypatch.setattr(toolchain, "ensure", lambda **_: tmp_path)
+    monkeypatch.setattr(cluster, "up", up)
+    monkeypatch.setattr(local, "deploy", lambda found, root: {})
+    assert cli.main(["up", "--dir", str(tmp_path)]) == 0
+    assert cli.main(["up", "--dir", str(tmp_path), "--stand-ins"]) == 0
+    assert cli.main(["try-local", "--dir", str(tmp_path)]) == 0
+    assert started == [False, True, True]
