@@ -1,6 +1,7 @@
 # Image of the fuseml-serving workflow step: `python -m step` deploys one application's stack through the
 # Pulumi Automation API. Versions are pinned here and must match requirements.txt (tests/test_step_docker.py
-# checks it): the CLI is the release of the pulumi SDK pin, each provider plugin the version of its SDK.
+# checks it): the CLI is the test bed's (testbed/versions.py), at or above the pulumi SDK pin; each
+# provider plugin is the version of its SDK.
 #
 #   docker build -t ghcr.io/<org>/fuseml-serving-step:<tag> .
 
@@ -8,7 +9,7 @@ ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
 # --- the Pulumi CLI and provider plugins, fetched and verified in a throwaway stage ----------------------
 FROM ${PYTHON_IMAGE} AS pulumi
-ARG PULUMI_VERSION=3.272.0
+ARG PULUMI_VERSION=3.274.0
 ARG PULUMI_KUBERNETES_VERSION=4.25.0
 ARG PULUMI_GCP_VERSION=10.2.0
 # Set by BuildKit for the platform being built; a plain `docker build` leaves it empty (amd64 then).

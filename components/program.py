@@ -1,19 +1,21 @@
-"""The whole stack, built from a validated StackConfig.
+"""The whole stack: raw config prepared once into a validated plan, then every resource registered.
 
-`pulumi up` (through __main__.py), the FuseML workflow step (Automation API) and the offline review all
-call `build`, so they plan exactly the same resources.
+`pulumi up` (through __main__.py) calls `run`; the FuseML workflow step prepares its inputs with the same
+`prepare` and hands the result to its inline program (`run_prepared`); the offline review runs `build`
+under mocks. So all three plan exactly the same resources from exactly the same checks.
 """
 
 from __future__ import annotations
 
 import gc
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.backends import kserve, modelmesh, registry
-from components.backends.ovms import GCS_SECRET_KEY, GCS_SECRET_NAME
+from components.backends import registry
 from components.cluster import GkeCluster
 from components.config import (
     LABEL_VALUE,
@@ -21,18 +23,17 @@ from components.config import (
     POOL_LABEL,
     ConfigError,
     ModelConfig,
-    ServerConfig,
-    StackConfig,
+    gateway_ref,
+    parse,
+    raw_from_pulumi,
 )
-from components.config import gateway_ref as config_gateway_ref
-from components.operator import OvmsOperator
-from components.ovms_server import OvmsServer
+from components.config.errors import raise_all
+from components.planning import Detect, notices, plans
+from components.planning import store_detector as serving_store_detector
 from components.route import API_VERSION as ISTIO_API_VERSION
-from components.serving import BackendArgs, Detect, Plan, RegistrationArgs, notices, plans
-from components.serving import store_detector as serving_store_detector
+from components.serving import MANAGED_BY, BackendArgs, Plan, RegistrationArgs, all_of
 
-MANAGED_BY = {"app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/part-of": "fuseml-serving"}
-
+__all__ = ["MANAGED_BY", "Prepared", "build", "prepare", "run", "run_prepared"]
 
 #: Collect the young generation every 50,000 allocations instead of 700: the SDK allocates many short-lived
 #: futures and tasks per resource, and with thousands of resources the default thresholds spend more time
@@ -45,39 +46,102 @@ def tune_gc() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
-def run() -> None:
-    """The program itself: read the stack config, build every resource, export the outputs.
+@dataclass(frozen=True)
+class Prepared:
+    """A stack ready to register: validated config, every model's plan, the workflow label, and what to
+    warn about. Made once per run, by `prepare`."""
 
-    `pulumi up` runs it through __main__.py and the FuseML step as its inline Automation API program.
+    cfg: Any
+    """The validated StackConfig; its credentials are the run's plain secret values (never resource
+    inputs: `build` passes them on as secret Outputs)."""
+    plans: dict[str, Plan]
+    workflow: str
+    owner: str
+    """The managing stack, `<project>/<stack>`."""
+    warnings: tuple[str, ...]
+
+    def with_model_url(self, app_name: str, url: str) -> Prepared:
+        """This stack with one model read from another URL (the step's layout copy in the same store)."""
+        models = [m.updated({"model": url}) if m.app_name == app_name else m for m in self.cfg.models]
+        cfg = self.cfg.model_copy(update={"models": models})
+        return replace(self, cfg=cfg.with_credentials(self.cfg.credentials))
+
+
+def prepare(
+    raw: Mapping[str, Any],
+    secrets: Mapping[str, Any] | None = None,
+    gcp: Mapping[str, str | None] | None = None,
+    *,
+    project: str,
+    stack: str,
+    detect: Detect | None = None,
+) -> Prepared:
+    """Validate raw settings and plan every model, or raise one ConfigError listing every mistake.
+
+    `secrets` are the plain values of the secret keys (a model's store is read with them for `format:
+    auto`, through `detect`, default modelstore); what cannot be planned is reported with the config's own
+    mistakes and the workflow label's, in one run.
     """
-    from components.config import load
+    mistakes: list[ConfigError] = []
+    cfg = None
+    try:
+        cfg = parse(raw, secrets, gcp)
+    except ConfigError as err:
+        mistakes += err.errors
+    workflow = ""
+    try:
+        workflow = workflow_label(raw, project, stack)
+    except ConfigError as err:
+        mistakes += err.errors
+    planned: dict[str, Plan] = {}
+    if cfg is not None:
+        try:
+            planned = plans(cfg, registry(), detect or store_detector(cfg))
+        except ConfigError as err:
+            mistakes += err.errors
+    raise_all(mistakes)
+    assert cfg is not None
+    lines = (*cfg.warnings, *notices(cfg, planned, registry()))
+    return Prepared(cfg, planned, workflow, f"{project}/{stack}", lines)
 
+
+def run() -> None:
+    """The program of `pulumi up` (__main__.py): prepare the stack config, build, export."""
     tune_gc()
     try:
-        cfg = load()
-        for warning in cfg.warnings:
-            pulumi.log.warn(warning)
-        # build() checks what needs the project and stack names before it registers anything.
-        outputs = build(cfg)
+        prepared = prepare(*raw_from_pulumi(), project=pulumi.get_project(), stack=pulumi.get_stack())
     except ConfigError as err:
         # The message names every mistake; a traceback into the validator would only bury it.
         raise pulumi.RunError(f"invalid stack config:\n{err}") from None
-    for name, value in outputs.items():
+    run_prepared(prepared)
+
+
+def run_prepared(prepared: Prepared) -> None:
+    """Register a prepared stack and export its outputs (the step's inline program)."""
+    tune_gc()
+    for line in prepared.warnings:
+        pulumi.log.warn(line)
+    for name, value in build(prepared).items():
         pulumi.export(name, value)
 
 
-def build(cfg: StackConfig, detect: Detect | None = None) -> dict[str, Any]:
-    """Register every resource of the stack and return its outputs (the caller exports them).
+def build(prepared: Prepared | Any, detect: Detect | None = None) -> dict[str, Any]:
+    """Register every resource of a prepared stack and return its outputs (the caller exports them).
 
-    `detect` reads a model's format from its store (default: modelstore with the stack's credentials);
-    every model's backend is decided, and refused if it cannot serve the model, before anything exists.
+    A bare StackConfig is prepared here first (plans and workflow label), for callers that hold one.
     """
-    project, stack = pulumi.get_project(), pulumi.get_stack()
-    workflow = workflow_label(cfg, project, stack)
+    if not isinstance(prepared, Prepared):
+        cfg = prepared
+        planned = plans(cfg, registry(), detect or store_detector(cfg))
+        project, stack = pulumi.get_project(), pulumi.get_stack()
+        prepared = Prepared(cfg, planned, workflow_label(cfg, project, stack), f"{project}/{stack}", ())
+        for line in notices(cfg, planned, registry()):
+            pulumi.log.warn(line)
     backends = registry()
-    planned = plans(cfg, backends, detect or store_detector(cfg))
-    for line in notices(cfg, planned, backends):
-        pulumi.log.warn(line)
+    # Secret values reach resources only as secret Outputs, whatever form the run read them in.
+    credentials = {k: pulumi.Output.secret(v) for k, v in prepared.cfg.credentials.items() if v is not None}
+    cfg = prepared.cfg.with_credentials(credentials)
+    planned, workflow = prepared.plans, prepared.workflow
     outputs: dict[str, Any] = {}
     if cfg.cluster.create:
         cluster = _cluster(cfg)
@@ -86,56 +150,24 @@ def build(cfg: StackConfig, detect: Detect | None = None) -> dict[str, Any]:
     else:
         # No kubeconfig: the provider uses the ambient KUBECONFIG/current context, or in-cluster credentials.
         provider = k8s.Provider("kubernetes")
-    k8s_opts = pulumi.ResourceOptions(provider=provider)
-    prerequisites: list[Any] = []
+    after: list[Any] = []
     if cfg.cluster.create:
         # A fresh cluster has no namespace for the servers; an existing one (FuseML installed) already does.
-        prerequisites.append(
+        after.append(
             k8s.core.v1.Namespace(
-                "namespace", metadata={"name": cfg.namespace, "labels": dict(MANAGED_BY)}, opts=k8s_opts
+                "namespace",
+                metadata={"name": cfg.namespace, "labels": dict(MANAGED_BY)},
+                opts=pulumi.ResourceOptions(provider=provider),
             )
         )
-    if cfg.operator.install:
-        operator = OvmsOperator(
-            "ovms-operator",
-            {
-                "version": cfg.operator.version,
-                "namespace": cfg.operator.namespace,
-                "manifests": cfg.operator.manifests,
-            },
-            opts=pulumi.ResourceOptions(providers=[provider]),
-        )
-        prerequisites.append(operator.ready)
-    if cfg.credentials.get("gcs_credentials") is not None and any(
-        m.storage_scheme == "gs" for m in cfg.models
-    ):
-        prerequisites.append(
-            k8s.core.v1.Secret(
-                "gcs-credentials",
-                metadata={"name": GCS_SECRET_NAME, "namespace": cfg.namespace, "labels": dict(MANAGED_BY)},
-                string_data={GCS_SECRET_KEY: cfg.credentials["gcs_credentials"]},
-                opts=pulumi.ResourceOptions(provider=provider, depends_on=_all(prerequisites)),
-            )
-        )
-    used = {plan.backend for plan in planned.values()}
-    if cfg.kserve.openvino_runtime:
-        prerequisites.append(
-            kserve.openvino_runtime(
-                cfg.kserve.openvino_image_tag, dict(MANAGED_BY), pulumi.ResourceOptions(provider=provider)
-            )
-        )
-    if "modelmesh" in used:
-        mesh_models = [m for m in cfg.models if planned[m.app_name].backend == "modelmesh"]
-        prerequisites.append(
-            modelmesh.storage_config(
-                cfg, mesh_models, cfg.credentials, dict(MANAGED_BY), pulumi.ResourceOptions(provider=provider)
-            )
-        )
-    ready = _all(prerequisites)
+    prerequisites = list(after)
+    for backend in backends.values():
+        prerequisites += backend.prerequisites(cfg, planned, dict(MANAGED_BY), provider, list(prerequisites))
+    ready = all_of(prerequisites)
     gateway = _gateway(cfg, provider, ready)
     if gateway is not None:
-        ready = _all([ready, gateway])
-    gw_namespace, gw_name = gateway_ref(cfg)
+        ready = all_of([ready, gateway])
+    gw_namespace, gw_name = gateway_ref(cfg.istio.gateway, cfg.namespace)
     # What every model's server shares, computed once rather than once per model.
     shared = {
         "namespace": cfg.namespace,
@@ -144,43 +176,27 @@ def build(cfg: StackConfig, detect: Detect | None = None) -> dict[str, Any]:
         "credentials": cfg.credentials,
         "node_affinity": node_affinity(cfg),
         "gateway": f"{gw_namespace}/{gw_name}",
-        "registration": _registration(cfg, workflow, f"{project}/{stack}"),
+        "registration": _registration(cfg, workflow, prepared.owner),
     }
     urls: dict[str, str] = {}
     inference_urls: dict[str, str] = {}
     grpc: dict[str, str] = {}
-    on_servers: dict[str, list[BackendArgs]] = {}
+    served: dict[str, list[BackendArgs]] = {name: [] for name in backends}
     for model in cfg.models:
         plan = planned[model.app_name]
-        backend = backends[plan.backend]
-        where = backend.urls(cfg, model, plan)
+        where = backends[plan.backend].urls(cfg, model, plan)
         urls[model.app_name] = where.prediction
         if where.inference:
             inference_urls[model.app_name] = where.inference
         if where.grpc:
             grpc[model.app_name] = where.grpc
-        args: BackendArgs = {
-            **shared,
-            "model": model,
-            "plan": plan,
-            "urls": where,
-            "labels": labels(cfg, model, workflow),
-        }
-        if model.server is not None:
-            on_servers.setdefault(model.server, []).append(args)
-            continue
-        backend(model.app_name, args, opts=pulumi.ResourceOptions(providers=[provider], depends_on=ready))
-    for server in cfg.servers:
-        if server.name in on_servers:
-            OvmsServer(
-                server.name,
-                {
-                    "server": server,
-                    "models": on_servers[server.name],
-                    "labels": server_labels(cfg, server, workflow),
-                },
-                opts=pulumi.ResourceOptions(providers=[provider], depends_on=ready),
-            )
+        served[plan.backend].append(
+            {**shared, "model": model, "plan": plan, "urls": where, "labels": labels(cfg, model, workflow)}  # type: ignore[typeddict-item]
+        )
+    opts = pulumi.ResourceOptions(providers=[provider], depends_on=ready)
+    for name, models in served.items():
+        if models:
+            backends[name].serve(cfg, models, workflow, opts)
     outputs["prediction_urls"] = urls
     outputs["inference_urls"] = inference_urls
     outputs["serving"] = {app: _described(plan) for app, plan in planned.items()}
@@ -195,21 +211,14 @@ def _described(plan: Plan) -> dict[str, str]:
     return {"backend": plan.backend, "format": plan.format, "runtime": plan.runtime, "why": plan.why}
 
 
-def store_detector(cfg: StackConfig) -> Detect:
-    """Read a model's format from its store with the stack's storage settings and plain credentials.
-
-    The credentials are the decrypted config values of this run (never a resource input): the Outputs
-    in cfg.credentials cannot be read while the program registers resources.
-    """
-    from pulumi.runtime.config import get_config
-
-    from components.config import NAMESPACE, SECRET_KEYS
-
-    credentials = {key: get_config(f"{NAMESPACE}:{key}") for key in SECRET_KEYS}
-    return serving_store_detector(cfg.storage, {k: v for k, v in credentials.items() if v is not None})
+def store_detector(cfg: Any) -> Detect:
+    """Read a model's format from its store with the stack's storage settings and the run's plain secret
+    values (never a resource input)."""
+    credentials = {k: v for k, v in cfg.credentials.items() if isinstance(v, str)}
+    return serving_store_detector(cfg.storage, credentials)
 
 
-def _cluster(cfg: StackConfig) -> GkeCluster:
+def _cluster(cfg: Any) -> GkeCluster:
     pool = cfg.cluster.node_pool
     return GkeCluster(
         "gke",
@@ -231,20 +240,20 @@ def _cluster(cfg: StackConfig) -> GkeCluster:
     )
 
 
-def pool_labels(cfg: StackConfig) -> dict[str, str]:
+def pool_labels(cfg: Any) -> dict[str, str]:
     """Labels of the serving nodes; in existing mode, the labels the user says their Intel nodes carry."""
-    labels = dict(cfg.cluster.node_pool.labels)
+    found = dict(cfg.cluster.node_pool.labels)
     if cfg.cluster.create:
-        labels[POOL_LABEL] = cfg.cluster.node_pool.name
-    return labels
+        found[POOL_LABEL] = cfg.cluster.node_pool.name
+    return found
 
 
-def node_affinity(cfg: StackConfig) -> dict[str, Any] | None:
+def node_affinity(cfg: Any) -> dict[str, Any] | None:
     """Required affinity to the serving pool; the CR has no tolerations, so affinity is what pins servers."""
-    labels = pool_labels(cfg)
-    if not labels:
+    found = pool_labels(cfg)
+    if not found:
         return None
-    expressions = [{"key": k, "operator": "In", "values": [v]} for k, v in sorted(labels.items())]
+    expressions = [{"key": k, "operator": "In", "values": [v]} for k, v in sorted(found.items())]
     return {
         "requiredDuringSchedulingIgnoredDuringExecution": {
             "nodeSelectorTerms": [{"matchExpressions": expressions}]
@@ -252,15 +261,10 @@ def node_affinity(cfg: StackConfig) -> dict[str, Any] | None:
     }
 
 
-def gateway_ref(cfg: StackConfig) -> tuple[str, str]:
-    """(namespace, name) of the Gateway; a bare name lives in the servers' namespace."""
-    return config_gateway_ref(cfg.istio.gateway, cfg.namespace)
-
-
-def _gateway(cfg: StackConfig, provider: k8s.Provider, ready: pulumi.Output[Any]) -> pulumi.Resource | None:
+def _gateway(cfg: Any, provider: k8s.Provider, ready: pulumi.Output[Any]) -> pulumi.Resource | None:
     if not cfg.istio.create_gateway:
         return None
-    namespace, name = gateway_ref(cfg)
+    namespace, name = gateway_ref(cfg.istio.gateway, cfg.namespace)
     return k8s.apiextensions.CustomResource(
         "istio-gateway",
         api_version=ISTIO_API_VERSION,
@@ -279,20 +283,19 @@ def _gateway(cfg: StackConfig, provider: k8s.Provider, ready: pulumi.Output[Any]
     )
 
 
-def _all(prerequisites: list[Any]) -> pulumi.Output[list[pulumi.Resource]]:
-    """One dependency list from resources and outputs of resource lists (the operator's install)."""
-    return pulumi.Output.all(*prerequisites).apply(
-        lambda items: [r for item in items for r in (item if isinstance(item, list) else [item])]
-    )
-
-
-def workflow_label(cfg: StackConfig, project: str, stack: str) -> str:
+def workflow_label(cfg: Any, project: str, stack: str) -> str:
     """The `fuseml/workflow` label and FuseML owner: fuseml.workflow, else `<project>-<stack>`.
 
     Checked before anything is registered: a label value holds at most 63 chars, and a long stack name
-    would otherwise fail only at the API server, after the provider and the prerequisites exist.
+    would otherwise fail only at the API server, after the provider and the prerequisites exist. `cfg` is
+    a StackConfig or the raw settings (so the label is checked even when other settings are wrong).
     """
-    if cfg.fuseml.workflow:
+    if isinstance(cfg, Mapping):
+        section = cfg.get("fuseml")
+        given = section.get("workflow") if isinstance(section, Mapping) else None
+        if isinstance(given, str) and given.strip():
+            return given
+    elif cfg.fuseml.workflow:
         return cfg.fuseml.workflow
     derived = f"{project}-{stack}"
     if len(derived) > LABEL_VALUE_MAX or not LABEL_VALUE.fullmatch(derived):
@@ -307,7 +310,7 @@ def workflow_label(cfg: StackConfig, project: str, stack: str) -> str:
     return derived
 
 
-def labels(cfg: StackConfig, model: ModelConfig, workflow: str) -> dict[str, str]:
+def labels(cfg: Any, model: ModelConfig, workflow: str) -> dict[str, str]:
     """Labels of a model's objects: the original step's fuseml/* labels plus ownership and environment."""
     return {
         "fuseml/app-name": model.app_name,
@@ -317,17 +320,7 @@ def labels(cfg: StackConfig, model: ModelConfig, workflow: str) -> dict[str, str
     }
 
 
-def server_labels(cfg: StackConfig, server: ServerConfig, workflow: str) -> dict[str, str]:
-    """Labels of a shared server's objects: ownership and environment, and the server's name."""
-    return {
-        "fuseml-serving/server": server.name,
-        "fuseml/workflow": workflow,
-        "fuseml-serving/environment": cfg.environment,
-        **MANAGED_BY,
-    }
-
-
-def _registration(cfg: StackConfig, workflow: str, owner: str) -> RegistrationArgs | None:
+def _registration(cfg: Any, workflow: str, owner: str) -> RegistrationArgs | None:
     """How servers are registered with FuseML, or None when registration is off."""
     if not cfg.fuseml.register:
         return None
@@ -337,3 +330,5 @@ def _registration(cfg: StackConfig, workflow: str, owner: str) -> RegistrationAr
         "owner": owner,
         "timeout_s": cfg.fuseml.timeout_s,
     }
+
+

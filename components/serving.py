@@ -8,32 +8,33 @@ backend is a subclass that says those two things (`components/backends/`, one fi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, TypedDict
+from typing import TYPE_CHECKING, Any, ClassVar, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.config import (
-    _DNS_LABEL,
-    FORMATS,
-    NAMESPACE,
-    OVMS_SETTINGS,
-    RESOURCE_PREFIX,
-    ConfigError,
-    ConfigErrors,
-    ModelConfig,
-    StackConfig,
-    StorageConfig,
-)
+from components.config.base import Settings
+from components.config.entries import ModelCheck, ModelWarning, StackCheck
+from components.config.sections import StorageConfig
 from components.route import virtual_service
+from kernel.backends import Upstream
+from kernel.names import DNS_LABEL
 
-#: Model settings that belong to some backends only; each backend lists the ones it reads in SETTINGS.
-SPECIFIC_SETTINGS = (*OVMS_SETTINGS, "loglevel", "server", "runtime", "runtime_version", "protocol_version")
-#: Where `backend: auto` looks first: OpenVINO Model Server for what it serves (IR and ONNX run fastest on
-#: Intel CPUs there), then KServe for everything else; Seldon and ModelMesh only when asked for by name.
-AUTO_ORDER = ("ovms", "kserve")
+if TYPE_CHECKING:
+    from components.config import ModelConfig, StackConfig
+
+
+#: Labels of every object the program makes.
+MANAGED_BY = {"app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/part-of": "fuseml-serving"}
+
+
+def all_of(prerequisites: list[Any]) -> pulumi.Output[list[pulumi.Resource]]:
+    """One dependency list from resources and outputs of resource lists (the operator's install)."""
+    return pulumi.Output.all(*prerequisites).apply(
+        lambda items: [r for item in items for r in (item if isinstance(item, list) else [item])]
+    )
 
 
 class RegistrationArgs(TypedDict):
@@ -110,14 +111,29 @@ class Backend(pulumi.ComponentResource):
 
     NAME: ClassVar[str]
     """The word of the `backend` setting."""
-    STATUS: ClassVar[str]
-    """Where the backend stands upstream, said to the user in the plan and the README."""
+    UPSTREAM: ClassVar[Upstream]
+    """Where the backend stands upstream, said to the user in the plan, the README and the policy pack."""
     FORMATS: ClassVar[dict[str, str]]
     """Each format served, with what runs it (a ServingRuntime, a Seldon server, or OVMS itself)."""
-    SETTINGS: ClassVar[tuple[str, ...]]
-    """The backend-specific model settings it reads (of SPECIFIC_SETTINGS)."""
+    MODEL_SETTINGS: ClassVar[tuple[type[Settings], ...]] = ()
+    """The model entry keys only some backends read, declared where they are read: this backend's own
+    settings classes (a key several backends read is one shared class, listed by each)."""
+    STACK_SETTINGS: ClassVar[type[Settings] | None] = None
+    """The stack-level keys this backend owns (a section such as `kserve`), or None."""
+    MODEL_CHECKS: ClassVar[tuple[ModelCheck, ...]] = ()
+    """Checks of each model entry that only this backend's settings make (run whatever the backend)."""
+    STACK_CHECKS: ClassVar[tuple[StackCheck, ...]] = ()
+    """Checks across the stack that only this backend's settings make."""
+    MODEL_WARNINGS: ClassVar[tuple[ModelWarning, ...]] = ()
+    """Warnings about accepted but discouraged values of its settings."""
+    AUTO_RANK: ClassVar[int | None] = None
+    """Where `backend: auto` looks for a format's backend (lowest first); None: only when named."""
+    AUTO_KEYS: ClassVar[tuple[str, ...]] = ()
+    """Model keys whose presence under `backend: auto` means this backend (it alone reads them)."""
     KIND: ClassVar[str]
     """The kind of its main object, listed on the FuseML Application."""
+    PRODUCT: ClassVar[str] = ""
+    """The serving system's name in sentences (OpenVINO Model Server, KServe, ...)."""
     SCHEMES: ClassVar[tuple[str, ...]] = ("s3", "gs", "az", "azfs", "")
     """The model URL schemes its storage initializer reads ("" for a path on the models claim)."""
     ROUTE: ClassVar[tuple[str, int] | None] = None
@@ -130,6 +146,32 @@ class Backend(pulumi.ComponentResource):
 
     name: pulumi.Output[str]
     url: pulumi.Output[str]
+
+    @classmethod
+    def settings(cls) -> tuple[str, ...]:
+        """The backend-specific model keys it reads."""
+        return tuple(key for mixin in cls.MODEL_SETTINGS for key in mixin.model_fields)
+
+    @classmethod
+    def prerequisites(
+        cls,
+        cfg: StackConfig,
+        planned: Mapping[str, Plan],
+        labels: dict[str, str],
+        provider: pulumi.ProviderResource,
+        after: list[Any],
+    ) -> list[Any]:
+        """What it installs once per stack before any model (resources, or Outputs of resource lists),
+        registered after `after` (the namespace, when the stack creates it); nothing by default."""
+        return []
+
+    @classmethod
+    def serve(
+        cls, cfg: StackConfig, models: list[BackendArgs], workflow: str, opts: pulumi.ResourceOptions
+    ) -> None:
+        """Register the stack's models planned on this backend: one component each, by default."""
+        for args in models:
+            cls(args["model"].app_name, args, opts=opts)
 
     @classmethod
     def urls(cls, cfg: StackConfig, model: ModelConfig, plan: Plan) -> Urls:
@@ -158,7 +200,7 @@ class Backend(pulumi.ComponentResource):
             for key, why in cls.IGNORES.items()
             if key in model.model_fields_set
         ]
-        if model.runtime is not None and not _DNS_LABEL.fullmatch(model.runtime):
+        if getattr(model, "runtime", None) is not None and not DNS_LABEL.fullmatch(model.runtime):
             found.append(("runtime", model.runtime, "a ServingRuntime name (a DNS label)"))
         if cls.LETTER_FIRST and not model.app_name[:1].isalpha():
             found.append((
@@ -272,134 +314,3 @@ def register(
         },
         opts=pulumi.ResourceOptions(parent=parent, depends_on=depends_on),
     )
-
-
-#: Reads a model folder's format: url -> (format, evidence); raises modelstore's StoreError.
-Detect = Callable[[str], tuple[str, str]]
-
-
-def store_detector(storage: StorageConfig, credentials: Mapping[str, str]) -> Detect:
-    """Read a model's format from its store (modelstore) with these plain credentials and the stack's
-    storage settings: the one reading that `pulumi up` and the workflow step share."""
-    from modelstore.detect import detect
-
-    def read(url: str) -> tuple[str, str]:
-        found = detect(url, credentials, endpoint=storage.s3_endpoint, region=storage.aws_region)
-        return found.format, found.evidence
-
-    return read
-
-
-def plans(cfg: StackConfig, backends: Mapping[str, type[Backend]], detect: Detect) -> dict[str, Plan]:
-    """The plan of every model, or one ConfigError listing every model that cannot be served as asked.
-
-    `format: auto` is read from the store (`detect`) only where it decides something: a model on
-    OpenVINO Model Server (`backend: ovms`, a shared server, or `auto` with settings only OVMS reads)
-    needs none, since OVMS reads the folder itself. Backend-specific settings given for another backend
-    are refused, naming both.
-    """
-    found: dict[str, Plan] = {}
-    mistakes: list[ConfigError] = []
-    for i, model in enumerate(cfg.models):
-        try:
-            found[model.app_name] = _plan(i, model, backends, detect)
-        except ConfigError as error:
-            mistakes += error.errors
-    names: dict[str, str] = {
-        f"{RESOURCE_PREFIX}{server.name}": f"servers entry {server.name}" for server in cfg.servers
-    }
-    for i, model in enumerate(cfg.models):
-        if model.app_name not in found or model.server is not None:
-            continue
-        name = backends[found[model.app_name].backend].name_of(model)
-        if name in names:
-            clash = f"a name whose objects do not clash: {names[name]} already names its objects {name}"
-            mistakes.append(
-                ConfigError(f"models[{i}].app_name", model.app_name, clash, context=f"app {model.app_name!r}")
-            )
-        names.setdefault(name, f"models[{i}] ({model.app_name})")
-    if mistakes:
-        raise mistakes[0] if len(mistakes) == 1 else ConfigErrors(mistakes)
-    return found
-
-
-def _plan(i: int, model: ModelConfig, backends: Mapping[str, type[Backend]], detect: Detect) -> Plan:
-    def refuse(key: str, value: Any, allowed: str) -> ConfigError:
-        return ConfigError(f"models[{i}].{key}", value, allowed, context=f"app {model.app_name!r}")
-
-    fmt, evidence = model.format, "format set in the stack"
-    # OVMS-only settings say which backend is meant, as a shared server does: OVMS reads the folder itself.
-    ovms_only = [key for key in (*OVMS_SETTINGS, "server") if key in model.model_fields_set]
-    ovms_reads_it = model.backend == "ovms" or (model.backend == "auto" and bool(ovms_only))
-    if fmt == "auto" and not ovms_reads_it:
-        from modelstore.errors import StoreError
-
-        try:
-            fmt, evidence = detect(model.model)
-        except StoreError as err:
-            raise refuse(
-                "format",
-                "auto",
-                f"a format (one of {', '.join(FORMATS[1:])}): the model's MLmodel could not be read to "
-                f"detect it ({err})",
-            ) from None
-    backend = model.backend if model.backend != "auto" else "ovms" if ovms_reads_it else None
-    if model.backend == "auto" and ovms_reads_it:
-        why = f"ovms: the entry sets {', '.join(ovms_only)}, which only OpenVINO Model Server reads"
-    elif backend is None:
-        backend = next((b for b in AUTO_ORDER if fmt in backends[b].FORMATS), None)
-        if backend is None:
-            raise refuse("format", fmt, f"a format one of {', '.join(AUTO_ORDER)} serves")
-        why = f"{fmt} ({evidence}): {backend} is the fastest backend here that serves {fmt} on Intel CPUs"
-    else:
-        why = f"backend {backend} set in the stack; format {fmt} ({evidence})"
-    chosen = backends[backend]
-    mistakes = []
-    if fmt != "auto" and fmt not in chosen.FORMATS:
-        others = [b for b, cls in backends.items() if fmt in cls.FORMATS]
-        mistakes.append(
-            refuse(
-                "format",
-                fmt,
-                f"a format backend {backend} serves ({', '.join(chosen.FORMATS)}); {fmt} is served by "
-                f"{', '.join(others) or 'none of the backends'}",
-            )
-        )
-    if model.storage_scheme not in chosen.SCHEMES:
-        schemes = ", ".join(f"{s}://" if s else "a path on the models claim" for s in chosen.SCHEMES)
-        mistakes.append(refuse("model", model.model, f"a model URL backend {backend} reads: {schemes}"))
-    for key in SPECIFIC_SETTINGS:
-        if key in model.model_fields_set and key not in chosen.SETTINGS:
-            owners = [b for b, cls in backends.items() if key in cls.SETTINGS]
-            mistakes.append(
-                refuse(
-                    key,
-                    getattr(model, key),
-                    f"nothing with backend {backend}: {key} is a setting of the {' and '.join(owners)} "
-                    "backend" + ("s" if len(owners) > 1 else ""),
-                )
-            )
-    runtime = model.runtime or chosen.FORMATS.get(fmt) or chosen.NAME
-    plan = Plan(backend, fmt, why, runtime)
-    if not mistakes:
-        mistakes += [refuse(key, value, allowed) for key, value, allowed in chosen.refusals(model, plan)]
-    if mistakes:
-        raise mistakes[0] if len(mistakes) == 1 else ConfigErrors(mistakes)
-    return plan
-
-
-def notices(
-    cfg: StackConfig, planned: Mapping[str, Plan], backends: Mapping[str, type[Backend]]
-) -> list[str]:
-    """One line per backend in use that upstream no longer moves forward, naming its models and saying
-    what that means."""
-    apps: dict[str, list[str]] = {}
-    for model in cfg.models:
-        apps.setdefault(planned[model.app_name].backend, []).append(model.app_name)
-    lines = [
-        f"{NAMESPACE}: backend {backend} ({', '.join(names)}): {backends[backend].STATUS}"
-        for backend, names in apps.items()
-        if not backends[backend].STATUS.startswith("active")
-    ]
-    lines += [line for backend in backends.values() for line in backend.stack_notices(cfg, planned)]
-    return lines

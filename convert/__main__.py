@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import TextIO
 
 from convert import inputs as convert_inputs
+from kernel.errors import StepError, StepInputError
+from kernel.redact import Redactor
 from modelstore import StoreError, credentials_from_env
-from step.errors import StepError, StepInputError
-from step.redact import Redactor
 
 USAGE = "usage: python -m convert [--input_model URL] [--output_model URL] [--precision FP32|FP16|INT8] ..."
 

@@ -37,10 +37,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from kernel.errors import StepInputError
 from modelstore import FORMATS
 from modelstore.errors import StoreError
 from modelstore.stores import split_url
-from step.errors import StepInputError
 
 #: Every step input (FuseML's name, lower case; FUSEML_<NAME> in the environment), as documented above.
 INPUT_NAMES = (

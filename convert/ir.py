@@ -18,7 +18,7 @@ import openvino as ov
 
 from convert.formats import NO_IR
 from convert.inputs import Shape
-from step.errors import StepError, StepInputError
+from kernel.errors import StepError, StepInputError
 
 #: File names in the version folder. OVMS loads the `*.xml` + `*.bin` pair it finds in `<model>/<version>/`
 #: (model_server docs/models_repository.md); the issue and the OVMS examples name them model.xml/model.bin.

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import openvino as ov
 
+from kernel.errors import StepError, StepInputError
 from modelstore import Store, StoreError
-from step.errors import StepError, StepInputError
 
 LABELS = "labels.npy"
 F32 = {"INFERENCE_PRECISION_HINT": "f32"}

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from convert.formats import NO_IR
 from convert.inputs import ConvertInputs
+from kernel.errors import StepInputError
 from modelstore import Detected, Store, detect_in, open_store, settings_from_env
-from step.errors import StepInputError
 
 METADATA = "fuseml-convert.json"
 _VERSION = re.compile(r"\d+")

@@ -22,14 +22,15 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote
 
 import requests
 import yaml
+
+from kernel.redact import TOKEN_LIKE, Redactor
 
 logger = logging.getLogger("fuseml.client")
 
@@ -38,31 +39,17 @@ TOKEN_FILE_ENV = "FUSEML_TOKEN_FILE"
 BODY_LIMIT = 300
 REDACTED = "***"
 
-# Anything that looks like a credential in a body or URL: bearer/basic values and key=value or
-# "key": "value" pairs whose key names a secret.  Applied on top of redacting the known token.
-_TOKEN_LIKE = (
-    re.compile(r"(?i)\b(bearer|basic)(\s+)[^\s\"',;]+"),
-    re.compile(
-        r"(?i)([\"']?\b[\w-]*(?:token|password|passwd|secret|authorization|api[_-]?key|credential)s?"
-        r"[\"']?\s*[:=]\s*[\"']?)[^\s\"',;&}]+"
-    ),
-)
+
+def redactor(token: str | None = None) -> Redactor:
+    """The client's redactor: the token (when known) and anything token-like masked as REDACTED, so
+    errors, logs and shown URLs are safe."""
+    return Redactor([token], mask=REDACTED, patterns=TOKEN_LIKE)
 
 
-def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
-    """Return `text` with known secrets and token-like values masked, so errors and logs are safe."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, REDACTED)
-    text = _TOKEN_LIKE[0].sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
-    return _TOKEN_LIKE[1].sub(lambda m: f"{m.group(1)}{REDACTED}", text)
-
-
-def redact_url(url: str) -> str:
-    """Drop user:password from a URL and mask token-like query values, so URLs can be shown."""
-    parts = urlsplit(url)
-    netloc = parts.netloc.rsplit("@", 1)[-1]
-    return redact(urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment)))
+#: Masks what is shown without the token at hand (logged paths, URLs): anything token-like.
+_SHOWN = redactor()
+#: How the client (and the provider's messages) show a URL: no user:password, no token-like query value.
+redact_url = _SHOWN.url
 
 
 def truncate(text: str, limit: int = BODY_LIMIT) -> str:
@@ -361,15 +348,16 @@ class FuseMLClient:
         detail: str,
     ) -> FuseMLError:
         """Build an error whose message and attributes are truncated and redacted."""
-        body = truncate(redact(response.text, [token])) if response is not None else None
-        message = redact(f"FuseML {method} {shown}: {detail}", [token])
+        redact = redactor(token)
+        body = truncate(redact(response.text)) if response is not None else None
+        message = redact(f"FuseML {method} {shown}: {detail}")
         if body:
             message += f" (body: {body})"
         return cls(
             message,
             status=response.status_code if response is not None else None,
             method=method,
-            url=redact(redact_url(url), [token]),
+            url=redact.url(url),
             body=body,
         )
 
@@ -391,7 +379,7 @@ class FuseMLClient:
             level,
             "FuseML %s %s attempt %d/%d: %s in %.0f ms%s",
             method,
-            redact(shown),
+            _SHOWN(shown),
             attempt,
             attempts,
             outcome,

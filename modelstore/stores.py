@@ -16,29 +16,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kernel.credentials import CREDENTIAL_ENV, GCS_CREDENTIALS_ENV, SECRET_KEYS
 from modelstore.errors import StoreError
 
 #: URL schemes, as OVMS reads them (model_server src/filesystem.cpp): az:// is Azure Blob Storage and
 #: azfs:// Azure Files; a plain absolute path is a local (or mounted) folder.
 SCHEMES = ("s3", "gs", "az", "azfs")
 
-#: Credential keys, named as the Pulumi program's secret config keys (components/config.py), so the
-#: stack's secrets can be passed as they are.
-CREDENTIAL_KEYS = (
-    "aws_access_key_id",
-    "aws_secret_access_key",
-    "azure_storage_connection_string",
-    "gcs_credentials",
-)
-
-#: Credential key -> environment variable, as the workflow step reads them (step/inputs.py SECRET_ENV);
-#: gcs_credentials is the content of the file GOOGLE_APPLICATION_CREDENTIALS names.
-CREDENTIAL_ENV = {
-    "aws_access_key_id": "AWS_ACCESS_KEY_ID",
-    "aws_secret_access_key": "AWS_SECRET_ACCESS_KEY",
-    "azure_storage_connection_string": "AZURE_STORAGE_CONNECTION_STRING",
-}
-GCS_CREDENTIALS_ENV = "GOOGLE_APPLICATION_CREDENTIALS"
+#: Credential keys, named as the Pulumi program's secret config keys, so the stack's secrets can be passed
+#: as they are; CREDENTIAL_ENV says which environment variable each arrives in (gcs_credentials: the
+#: content of the file GCS_CREDENTIALS_ENV names). The kernel states the vocabulary once.
+CREDENTIAL_KEYS: tuple[str, ...] = tuple(SECRET_KEYS)
 
 #: S3 endpoint variables, first set wins: the step's own, then the one the mlflow-store extension sets.
 ENDPOINT_ENV = ("S3_ENDPOINT", "MLFLOW_S3_ENDPOINT_URL")

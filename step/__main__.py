@@ -1,12 +1,13 @@
 """`python -m step`: the FuseML OVMS predictor step, deploying the fuseml-serving stack of one application.
 
 Order of work, so the cheapest failure is reported first: read the step inputs (`step.inputs`, which
-documents every environment variable) and name the application (`step.naming`); validate them with the
-core's own `parse`; decide the backend and, for TF Serving, lay the SavedModel out (`step.layout`); check
-the state backend and passphrase; check the Pulumi CLI; then create or select the
-application's stack, set its config (credentials as secrets) and run `up` (`step.runner`), streaming the
-engine output through a redactor; finally write the prediction URL to `/tekton/results/$TASK_RESULT`
-(directory overridable with `FUSEML_SERVING_RESULTS_DIR`), without a trailing newline.
+documents every environment variable) and name the application (`step.naming`); prepare them once with
+the core's own `prepare` (validation and the model's plan); lay the model out where its runtime needs it
+(`step.layout`); check the state backend and passphrase; check the Pulumi CLI; then create or select the
+application's stack, set its config (credentials as secrets) and run `up` with the prepared stack as the
+inline program (`step.runner`), streaming the engine output through a redactor; finally write the
+prediction URL to `/tekton/results/$TASK_RESULT` (directory overridable with
+`FUSEML_SERVING_RESULTS_DIR`), without a trailing newline.
 
 Exit codes: 0 deployed; 2 bad input or an unprepared container (no backend, passphrase, CLI or plugin),
 nothing deployed; 1 the deploy failed or the stack stayed locked. Failures print one `error:` line.
@@ -21,12 +22,15 @@ import sys
 import traceback
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
+from kernel.errors import StepError
+from kernel.redact import Redactor
 from step import inputs as step_inputs
-from step.errors import StepError, StepInputError
-from step.redact import Redactor
 from step.runner import Boundary, Console, default_factory, deploy
+
+if TYPE_CHECKING:
+    from components.program import Prepared
 
 
 def main(
@@ -42,8 +46,10 @@ def main(
     try:
         inputs = step_inputs.read(env, workdir or Path.cwd())
         console.redact.add(*inputs.secrets.values())
-        inputs = prepared(inputs, step_inputs.validate(inputs), console)
-        url = deploy(inputs, env, boundary or Boundary(which=shutil.which, factory=default_factory), console)
+        inputs, ready = laid_out(inputs, step_inputs.prepare(inputs), console)
+        url = deploy(
+            inputs, ready, env, boundary or Boundary(which=shutil.which, factory=default_factory), console
+        )
     except StepError as failure:
         console.error(f"error: {one_line(str(failure))}")
         return failure.exit_code
@@ -55,28 +61,25 @@ def main(
     return 0
 
 
-def prepared(inputs: step_inputs.StepInputs, cfg: Any, console: Console) -> step_inputs.StepInputs:
-    """The inputs to deploy: the model laid out first where its runtime needs it (step/layout.py)."""
-    from components.backends import registry
-    from components.config import ConfigError
-    from components.serving import plans, store_detector
+def laid_out(
+    inputs: step_inputs.StepInputs, ready: Prepared, console: Console
+) -> tuple[step_inputs.StepInputs, Prepared]:
+    """The inputs and prepared stack to deploy: the model laid out first where its runtime needs it
+    (step/layout.py), in the same store, so the plan made for it still holds."""
     from modelstore.stores import StoreSettings, open_store
     from step.layout import lay_out, with_model
 
+    cfg = ready.cfg
     settings = StoreSettings(
         credentials=dict(inputs.secrets), endpoint=cfg.storage.s3_endpoint, region=cfg.storage.aws_region
     )
-    try:
-        (plan,) = plans(cfg, registry(), store_detector(cfg.storage, settings.credentials)).values()
-    except ConfigError as err:
-        raise StepInputError("\n".join(str(e) for e in err.errors)) from None
+    (plan,) = ready.plans.values()
     laid = lay_out(cfg, plan, settings, open_store)
     if laid is None:
-        return inputs
+        return inputs, ready
     console.info(laid.said)
     moved = dataclasses.replace(inputs, raw=with_model(inputs.raw, laid.url))
-    step_inputs.validate(moved)
-    return moved
+    return moved, ready.with_model_url(inputs.app_name, laid.url)
 
 
 def one_line(text: str) -> str:

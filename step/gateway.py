@@ -21,7 +21,7 @@ import requests
 import yaml
 
 from components.config import gateway_ref
-from step.errors import StepInputError
+from kernel.errors import StepInputError
 
 #: The Gateway the FuseML installer creates for the ovms extension.
 DEFAULT_GATEWAY = "ovms-gateway"

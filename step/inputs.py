@@ -36,7 +36,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from components.config import (
     DEFAULTS,
@@ -48,10 +48,13 @@ from components.config import (
     StackConfig,
     parse,
 )
+from kernel.errors import StepInputError
+
+if TYPE_CHECKING:
+    from components.program import Prepared
 from modelstore.errors import StoreError
 from modelstore.stores import CREDENTIAL_ENV, credentials_from_env
 from step import gateway, naming
-from step.errors import StepInputError
 
 #: Reads (domain, host prefix) from the installer's Gateway: (namespace, gateway name, env) -> Found.
 Discover = Callable[[str, str, dict[str, str]], gateway.Found]
@@ -140,13 +143,28 @@ def validate(inputs: StepInputs) -> StackConfig:
     try:
         return parse(inputs.raw, inputs.secrets)
     except ConfigError as err:
-        lines = [
-            inputs.domain_error
-            if error.key == "istio.domain" and inputs.domain_error
-            else f"{error}{_hint(error.key)}"
-            for error in err.errors
-        ]
-        raise StepInputError("\n".join(lines)) from err
+        raise StepInputError(_lines(inputs, err)) from err
+
+
+def prepare(inputs: StepInputs) -> Prepared:
+    """Validate and plan the inputs once, with the core's own `prepare` (the model's store is read with
+    the step's credentials for `format: auto`), naming the step input behind each mistake."""
+    from components.program import prepare as prepare_stack
+    from step.runner import PROJECT
+
+    try:
+        return prepare_stack(inputs.raw, inputs.secrets, project=PROJECT, stack=inputs.stack_name)
+    except ConfigError as err:
+        raise StepInputError(_lines(inputs, err)) from err
+
+
+def _lines(inputs: StepInputs, err: ConfigError) -> str:
+    return "\n".join(
+        inputs.domain_error
+        if error.key == "istio.domain" and inputs.domain_error
+        else f"{error}{_hint(error.key)}"
+        for error in err.errors
+    )
 
 
 def _hint(key: str) -> str:

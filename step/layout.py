@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from components.config import StackConfig
-from step.errors import StepInputError
+from kernel.errors import StepInputError
 
 #: Where the laid-out copy goes, beside the MLflow files (as the converter writes `ovms/` there).
 SERVING = "serving"

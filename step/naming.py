@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from components.config import MAX_APP_NAME
-from step.errors import StepInputError
+from kernel.errors import StepInputError
 
 # MAX_APP_NAME comes from the core (Helm's 53 minus `ovms-`), so the step and the core can never disagree.
 HASH_LENGTH = 8

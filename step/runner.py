@@ -27,14 +27,17 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, TextIO
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 from pulumi import automation as auto
 
 from components.config import NAMESPACE
-from step.errors import DeployError, StackLockedError, StepSetupError
+from kernel.errors import DeployError, StackLockedError, StepSetupError
+from kernel.redact import Redactor
 from step.inputs import StepInputs
-from step.redact import Redactor
+
+if TYPE_CHECKING:
+    from components.program import Prepared
 
 PROJECT = "fuseml-serving"
 #: Passed to every CLI call: reuse the state's secrets provider salt, and never phone home from a pod.
@@ -167,10 +170,24 @@ def stack_config(raw: Mapping[str, Any], secrets: Mapping[str, str]) -> dict[str
 
 
 def program() -> None:
-    """The inline program: the core's load and build, exported as `__main__.py` does under `pulumi up`."""
+    """The stack's program read from its own config, as `__main__.py` runs under `pulumi up` (what a
+    Pulumi command on the application's stack outside the step runs)."""
     from components.program import run
 
     run()
+
+
+@dataclass(frozen=True)
+class InlineProgram:
+    """The step's inline program: the stack the step prepared (validated and planned once, before any
+    Pulumi call), registered and exported as `__main__.py` does under `pulumi up`."""
+
+    prepared: Prepared
+
+    def __call__(self) -> None:
+        from components.program import run_prepared
+
+        run_prepared(self.prepared)
 
 
 def workspace_options(found: Backend) -> auto.LocalWorkspaceOptions:
@@ -211,10 +228,12 @@ def up_arguments(inputs: StepInputs, console: Console) -> dict[str, Any]:
     return kwargs
 
 
-def open_stack(inputs: StepInputs, found: Backend, factory: StackFactory) -> StackLike:
+def open_stack(
+    inputs: StepInputs, found: Backend, factory: StackFactory, fn: Callable[[], None] = program
+) -> StackLike:
     """Create or select the application's stack, turning a missing CLI into a setup error."""
     try:
-        return factory(inputs.stack_name, program, workspace_options(found))
+        return factory(inputs.stack_name, fn, workspace_options(found))
     except (FileNotFoundError, auto.InvalidVersionError) as err:
         # LocalWorkspace runs `pulumi version` first; a missing or unusable binary surfaces here.
         raise StepSetupError(f"the Pulumi CLI cannot be run: {err}") from None
@@ -287,13 +306,15 @@ def write_result(path: Path, url: str) -> None:
         handle.write(url)
 
 
-def deploy(inputs: StepInputs, env: Mapping[str, str], boundary: Boundary, console: Console) -> str:
-    """Deploy the validated inputs and write the prediction URL; returns the URL."""
+def deploy(
+    inputs: StepInputs, prepared: Prepared, env: Mapping[str, str], boundary: Boundary, console: Console
+) -> str:
+    """Deploy the prepared stack of these inputs and write the prediction URL; returns the URL."""
     found = backend(env)
     if found.passphrase:
         console.redact.add(found.passphrase)
     require_cli(boundary.which)
-    stack = open_stack(inputs, found, boundary.factory)
+    stack = open_stack(inputs, found, boundary.factory, InlineProgram(prepared))
     config = stack_config(inputs.raw, inputs.secrets)
     if inputs.verbose:
         shown = json.dumps(inputs.raw, sort_keys=True)

@@ -17,7 +17,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 #: What a project folder needs of the repository: the program, its packages, the project file.
-PROJECT_FILES = ("Pulumi.yaml", "__main__.py", "requirements.txt", "components", "fuseml", "modelstore")
+PROJECT_FILES = (
+    "Pulumi.yaml", "__main__.py", "requirements.txt", "components", "fuseml", "kernel", "modelstore"
+)
 
 
 class PulumiError(Exception):

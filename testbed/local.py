@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from components.operator import AUTH_PROXY
+from components.backends.ovms.operator import AUTH_PROXY
 from offline.plan import stack_file
 from testbed.cluster import Cluster, shared_dir
 from testbed.engine import Engine

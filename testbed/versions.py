@@ -13,8 +13,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-#: The Pulumi CLI and Python language host built for the test bed (and installed by the Dockerfile).
-PULUMI_CLI = "3.272.0"
+#: The Pulumi CLI and Python language host built for the test bed (and installed by the Dockerfile): the
+#: proxy refuses github.com/pulumi/pulumi/pkg/v3 at v3.272.0 and v3.273.0 (checked 2026-12-07), so the
+#: nearest CLI at or above the SDK pin is 3.274.0.
+PULUMI_CLI = "3.274.0"
 
 #: Kubernetes control plane of the loopback cluster (kube-apiserver, kube-controller-manager, kubectl);
 #: its etcd is the version this Kubernetes release's go.mod requires.

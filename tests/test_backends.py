@@ -13,8 +13,8 @@ import jsonschema
 import pytest
 
 from components.backends import registry
+from components.backends.ovms.server import CONFIG_KEY
 from components.config import ConfigError, parse
-from components.ovms_server import CONFIG_KEY
 from offline.plan import Plan, engine_config, plan, plan_stack_file
 from offline.schemas import crd_dir, validate
 from tests import s3server
@@ -292,11 +292,12 @@ def test_every_model_the_backends_refuse_is_named_in_one_error() -> None:
 def test_each_backend_says_where_it_stands_upstream() -> None:
     backends = registry()
     assert list(backends) == ["ovms", "kserve", "modelmesh", "seldon"]
-    assert backends["modelmesh"].STATUS.startswith("archived upstream")
-    assert "Business Source License" in backends["seldon"].STATUS
-    assert "deprecated" in backends["ovms"].STATUS and backends["kserve"].STATUS.startswith("active")
+    assert backends["modelmesh"].UPSTREAM.status.startswith("archived upstream")
+    assert "Business Source License" in backends["seldon"].UPSTREAM.status
+    assert "deprecated" in backends["ovms"].UPSTREAM.status
+    assert backends["kserve"].UPSTREAM.status.startswith("active")
     for backend in backends.values():
-        assert backend.FORMATS and set(backend.SETTINGS) <= {
+        assert backend.FORMATS and set(backend.settings()) <= {
             "ovms_image_tag", "nireq", "plugin_config", "batch_size", "shape", "target_device", "layout",
             "model_version_policy", "loglevel", "server", "runtime", "runtime_version", "protocol_version",
         }  # fmt: skip

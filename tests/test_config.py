@@ -422,7 +422,7 @@ def test_a_limit_below_the_request_names_the_key_the_user_wrote() -> None:
         (
             {"target_device": "GPU"},
             "models[0].ovms_image_tag",
-            "the -gpu image variant (e.g. 2024.0-gpu) for target_device GPU: "
+            "the -gpu image variant (e.g. 2026.2-gpu) for target_device GPU: "
             "the plain image has no GPU runtime",
         ),
         (
@@ -612,3 +612,27 @@ def test_a_key_holding_a_line_separator_is_shown_escaped_on_one_line() -> None:
         "requests, limits (did you mean requests?)"
     )
     assert len(message.splitlines()) == 1
+
+
+def test_a_gpu_is_refused_on_a_cluster_this_stack_creates_and_kept_on_an_existing_one() -> None:
+    created = {"mode": "create", "project": "p", "location": "europe-central2-a"}
+    gpu = model(target_device="GPU", ovms_image_tag="2026.2-gpu")
+    message = error(raw(gpu, cluster=created))
+    (line,) = message.splitlines()
+    assert line.startswith("fuseml-serving:models[0].target_device (app 'resnet'): got 'GPU'; allowed: a CPU")
+    assert "GKE offers no Intel GPU" in line
+    assert parse(raw(gpu)).models[0].target_device == "GPU"
+    assert parse(raw(model(target_device="AUTO:CPU"), cluster=created)).models[0].target_device == "AUTO:CPU"
+
+
+def test_ovms_image_defaults_are_the_newest_release_what_drives_it_can_run() -> None:
+    from kernel.backends import OVMS_NEWEST_RUNNABLE, OVMS_RELEASE
+
+    assert tuple(int(part) for part in OVMS_RELEASE.split(".")) == OVMS_NEWEST_RUNNABLE == (2026, 2)
+    assert MODEL_DEFAULTS["ovms_image_tag"] == DEFAULTS["kserve"]["openvino_image_tag"] == OVMS_RELEASE
+    assert DEFAULTS["servers"] == [] and parse(raw(model())).models[0].ovms_image_tag == "2026.2"
+    # A user who pins an older release keeps it; one past what the operator runs is refused.
+    assert parse(raw(model(ovms_image_tag="2024.0"))).models[0].ovms_image_tag == "2024.0"
+    pinned = parse(raw(model(), kserve={"openvino_image_tag": "2025.1"}))
+    assert pinned.kserve.openvino_image_tag == "2025.1"
+    assert "a release up to 2026.2" in error(raw(model(ovms_image_tag="2026.3")))

@@ -15,8 +15,8 @@ from fuseml.client import (
     FuseMLError,
     FuseMLNotFound,
     FuseMLUnavailable,
-    redact,
     redact_url,
+    redactor,
 )
 from tests.fuseml_server import FakeFuseML, closed_port_url, goa_error, running_server
 
@@ -341,7 +341,7 @@ def test_non_object_success_body_is_an_error(server: FakeFuseML, sleeps: Sleeps)
 
 def test_redact_masks_known_and_token_like_values() -> None:
     text = f"Authorization: Bearer abc.def; api_key=zzz token={TOKEN} raw {TOKEN}"
-    out = redact(text, [TOKEN])
+    out = redactor(TOKEN)(text)
     assert "abc.def" not in out and "zzz" not in out and TOKEN not in out
 
 

@@ -37,8 +37,15 @@ def arg(name: str) -> str:
     return match.group(1)
 
 
-def test_cli_is_the_release_of_the_pulumi_sdk_pin() -> None:
-    assert arg("PULUMI_VERSION") == pins()["pulumi"]
+def test_cli_is_the_test_beds_and_at_or_above_the_pulumi_sdk_pin() -> None:
+    from testbed import versions
+
+    def release(version: str) -> tuple[int, ...]:
+        return tuple(int(part) for part in version.split("."))
+
+    cli, sdk = release(arg("PULUMI_VERSION")), release(pins()["pulumi"])
+    assert arg("PULUMI_VERSION") == versions.pulumi()
+    assert cli >= sdk and cli[0] == sdk[0]
 
 
 def test_every_provider_sdk_has_its_plugin_baked_in_at_the_same_version() -> None:

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from kernel.errors import StepInputError
 from step import gateway
-from step.errors import StepInputError
 
 
 class Answers:

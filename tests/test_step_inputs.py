@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from components.config import MODEL_DEFAULTS, StackConfig
+from kernel.errors import StepInputError
 from step import gateway, inputs
-from step.errors import StepInputError
 
 MODEL_URL = "s3://mlflow-artifacts/0/0123abcd/artifacts/model/ovms"
 
@@ -378,7 +378,7 @@ def test_the_multi_backend_example_runs_each_predictor_step_on_its_backend(tmp_p
     import yaml
 
     from components.backends import registry
-    from components.serving import plans
+    from components.planning import plans
 
     workflow = yaml.safe_load(
         (Path(__file__).parents[1] / "examples" / "mlflow-multi-pulumi.yaml").read_text()

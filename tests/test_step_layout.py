@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from kernel.errors import StepInputError
+from kernel.redact import Redactor
 from step import inputs as step_inputs
-from step.__main__ import prepared
-from step.errors import StepInputError
-from step.redact import Redactor
+from step.__main__ import laid_out
 from step.runner import Console
 from tests import s3server
 
@@ -68,7 +68,9 @@ def run(
     }
     read = step_inputs.read(env, tmp_path)
     out = io.StringIO()
-    done = prepared(read, step_inputs.validate(read), Console(Redactor([]), out, io.StringIO()))
+    done, ready = laid_out(read, step_inputs.prepare(read), Console(Redactor([]), out, io.StringIO()))
+    # The stack deployed is the one prepared before the copy, now reading the laid-out folder.
+    assert [m.model for m in ready.cfg.models] == [done.raw["models"][0]["model"]]
     return done, out.getvalue()
 
 

@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from components.config import MAX_APP_NAME
+from kernel.errors import StepInputError
 from step import naming
-from step.errors import StepInputError
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from pulumi import automation as auto
 
-from step.errors import DeployError
-from step.redact import MASK, Redactor
+from kernel.errors import DeployError
+from kernel.redact import MASK, Redactor
 from step.runner import Console, prediction_url, write_result
 
 URL = "http://cifar10-ovms.ovms.10.0.0.1.nip.io/v1/models/default:predict"

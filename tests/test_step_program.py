@@ -107,3 +107,34 @@ def test_step_credentials_stay_secret_in_the_plan(tmp_path: Path, monkeypatch: p
     for resource in result.resources:
         shown = repr(resource.masked_inputs())
         assert ACCESS_KEY not in shown and SECRET_KEY not in shown
+
+
+def test_the_prepared_inline_program_plans_what_the_stacks_own_config_plans(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The step prepares its inputs once and deploys that; a Pulumi command run later on the same stack
+    (its config, `runner.program`) must plan exactly the same objects, with the secrets still secret."""
+    from step.inputs import prepare
+
+    env = step_env(FUSEML_APP_NAME="resnet")
+    by_config, _ = plan_step(env, tmp_path, monkeypatch)
+    inputs = read(env, tmp_path)
+    inline = runner.InlineProgram(prepare(inputs))
+    exported: dict[str, Any] = {}
+    monkeypatch.setattr(pulumi, "export", exported.__setitem__)
+
+    def program() -> dict[str, Any]:
+        inline()
+        return exported
+
+    by_prepared = plan_module.plan({}, stack=inputs.stack_name, program=program)
+    assert by_prepared.outputs == by_config.outputs
+
+    def shown(result: Any) -> list[tuple[str, str, Any]]:
+        return sorted((r.type, r.name, r.masked_inputs()) for r in result.resources)
+
+    assert shown(by_prepared) == shown(by_config)
+    (server,) = by_prepared.of_type(MODEL_SERVER)
+    repository = server.masked_inputs()["spec"]["models_repository"]
+    assert repository["aws_secret_access_key"] == "[secret]"
+    assert SECRET_KEY not in str(server.masked_inputs())

@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 from pulumi import automation as auto
 
+from kernel.errors import DeployError, StepSetupError
+from kernel.redact import MASK
 from step import runner
 from step.__main__ import main
-from step.errors import DeployError, StepSetupError
-from step.redact import MASK
 from step.runner import Boundary
 
 REPO = Path(__file__).resolve().parents[1]
@@ -123,7 +123,10 @@ def test_stack_is_opened_per_app_with_the_inline_core_program(tmp_path: Path) ->
     )
     ((name, fn, opts),) = recorder.opened
     assert name == "cifar10-ovms"
-    assert fn is runner.program
+    # The inline program is the core's, run on the stack the step prepared once from its inputs.
+    assert isinstance(fn, runner.InlineProgram)
+    assert [m.app_name for m in fn.prepared.cfg.models] == ["cifar10-ovms"]
+    assert fn.prepared.owner == "fuseml-serving/cifar10-ovms"
     assert opts.secrets_provider == "passphrase"
     assert opts.env_vars == {
         "PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER": "true",

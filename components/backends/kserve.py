@@ -9,14 +9,46 @@ KServe's S3 annotations) attached to a ServiceAccount that the predictor runs as
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import pulumi
 import pulumi_kubernetes as k8s
+from pydantic import BeforeValidator
 
-from components.config import MODELS_MOUNT, NAMESPACE, ModelConfig, StackConfig, StorageConfig
+from components.config.base import Settings, section
+from components.config.entries import RuntimeSettings, RuntimeVersionSettings
+from components.config.readers import _bool, _one_of, _pinned_tag
+from components.config.sections import MODELS_MOUNT, StorageConfig
 from components.serving import Backend, BackendArgs, Plan, Urls
+from kernel.backends import KSERVE, OVMS_IMAGE, OVMS_RELEASE
+from kernel.names import NAMESPACE
+
+
+class KServeConfig(Settings):
+    """KServe: the OpenVINO Model Server runtime this stack can install for it."""
+
+    openvino_runtime: Annotated[bool, BeforeValidator(_bool)] = False
+    """Install the `kserve-openvino` ClusterServingRuntime (OVMS under KServe, for OpenVINO IR and ONNX);
+    leave false when the cluster's KServe already has it."""
+    openvino_image_tag: Annotated[str, BeforeValidator(_pinned_tag)] = OVMS_RELEASE
+    """The `openvino/model_server` tag of that runtime: the newest release that still serves the v1
+    (TensorFlow Serving) protocol the runtime offers; a pinned older tag is kept as it is."""
+
+
+class KServeStackSettings(Settings):
+    """The stack-level keys of the KServe backend."""
+
+    kserve: KServeConfig = section()
+    """KServe settings."""
+
+
+class ProtocolSettings(Settings):
+    """The model keys only KServe reads."""
+
+    protocol_version: Annotated[Literal["v1", "v2"] | None, _one_of(("v1", "v2"), str.lower)] = None
+    """kserve: the inference protocol (v1 TensorFlow-Serving style, v2 open inference); unset, the
+    runtime's default."""
 
 API_VERSION = "serving.kserve.io/v1beta1"
 KIND = "InferenceService"
@@ -25,7 +57,7 @@ RUNTIME_API_VERSION = "serving.kserve.io/v1alpha1"
 #: neither its kustomization nor its chart installs, with an `openvino/model_server:replace` image: the
 #: stack installs it, under the same name, when kserve.openvino_runtime is true.
 OPENVINO_RUNTIME = "kserve-openvino"
-OPENVINO_IMAGE = "openvino/model_server"
+OPENVINO_IMAGE = OVMS_IMAGE
 #: Our format word -> KServe's modelFormat name (the runtimes' supportedModelFormats names).
 MODEL_FORMATS = {
     "openvino": "openvino",
@@ -64,7 +96,9 @@ class KServeModel(Backend):
     """One model as a KServe InferenceService (and, for S3 or GCS, its Secret and ServiceAccount)."""
 
     NAME = "kserve"
-    STATUS = "active upstream (CNCF incubating); the successor the OpenVINO operator points to"
+    PRODUCT = "KServe"
+    UPSTREAM = KSERVE
+    AUTO_RANK = 1
     #: The format -> the runtime that serves it (KServe v0.20.0 config/runtimes). PyTorch models from
     #: MLflow are pickles, not TorchServe archives: MLServer's MLflow runtime (format mlflow) loads them.
     FORMATS = {
@@ -78,14 +112,15 @@ class KServeModel(Backend):
         "pytorch": "kserve-mlserver",
         "mlflow": "kserve-mlserver",
     }
-    SETTINGS = ("runtime", "runtime_version", "protocol_version")
+    MODEL_SETTINGS = (RuntimeSettings, RuntimeVersionSettings, ProtocolSettings)
+    STACK_SETTINGS = KServeStackSettings
     KIND = KIND
     LETTER_FIRST = True
     IGNORES = {"model_name": "the model's name in KServe's URLs is the InferenceService's, the app name"}
     SCHEMES = ("s3", "gs", "")
 
     @classmethod
-    def urls(cls, cfg: StackConfig, model: ModelConfig, plan: Plan) -> Urls:
+    def urls(cls, cfg: Any, model: Any, plan: Plan) -> Urls:
         """KServe's own host in its default (Knative) mode, `<name>.<namespace>.<domain>`: the predictor's
         Knative host with `-predictor` stripped (kserve ingress_reconciler.go getServiceHost), as in the
         tutorial's `cifar10-kserve.fuseml-workloads.<domain>`; the v1 and v2 paths of KServe's servers."""
@@ -97,18 +132,18 @@ class KServeModel(Backend):
         return Urls(host, f"http://{host}/v1/models/{name}:{model.prediction_type}", v2)
 
     @classmethod
-    def name_of(cls, model: ModelConfig) -> str:
+    def name_of(cls, model: Any) -> str:
         # FuseML's kserve step names the InferenceService after the app, and the tutorial's URLs show it.
         return model.app_name
 
     @classmethod
-    def protocol(cls, model: ModelConfig, plan: Plan) -> str:
+    def protocol(cls, model: Any, plan: Plan) -> str:
         """The protocol the server speaks: the one asked for, else v1 where the runtime has it."""
         offered = PROTOCOLS.get(plan.runtime, ("v1", "v2"))
         return model.protocol_version or ("v1" if "v1" in offered else "v2")
 
     @classmethod
-    def refusals(cls, model: ModelConfig, plan: Plan) -> list[tuple[str, Any, str]]:
+    def refusals(cls, model: Any, plan: Plan) -> list[tuple[str, Any, str]]:
         found = super().refusals(model, plan)
         offered = PROTOCOLS.get(plan.runtime, ("v1", "v2"))
         if model.protocol_version and model.protocol_version not in offered:
@@ -129,7 +164,22 @@ class KServeModel(Backend):
         return found
 
     @classmethod
-    def stack_notices(cls, cfg: StackConfig, planned: Mapping[str, Plan]) -> list[str]:
+    def prerequisites(
+        cls,
+        cfg: Any,
+        planned: Mapping[str, Plan],
+        labels: dict[str, str],
+        provider: pulumi.ProviderResource,
+        after: list[Any],
+    ) -> list[Any]:
+        """The kserve-openvino ClusterServingRuntime, when the stack installs it."""
+        if not cfg.kserve.openvino_runtime:
+            return []
+        opts = pulumi.ResourceOptions(provider=provider)
+        return [openvino_runtime(cfg.kserve.openvino_image_tag, labels, opts)]
+
+    @classmethod
+    def stack_notices(cls, cfg: Any, planned: Mapping[str, Plan]) -> list[str]:
         users = [
             app
             for app, plan in planned.items()
@@ -157,7 +207,7 @@ class KServeModel(Backend):
 
 
 def spec(
-    model: ModelConfig,
+    model: Any,
     storage: StorageConfig,
     fmt: str,
     runtime: str,
@@ -183,7 +233,7 @@ def spec(
     return {"predictor": predictor}
 
 
-def storage_uri(model: ModelConfig, storage: StorageConfig) -> str:
+def storage_uri(model: Any, storage: StorageConfig) -> str:
     """The model's URL as KServe's storage initializer reads it: a path on the claim is pvc://<claim>/..."""
     if model.storage_scheme == "":
         return f"pvc://{storage.models_volume_claim}/{model.model.removeprefix(MODELS_MOUNT + '/')}"

@@ -15,8 +15,10 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.config import ModelConfig, StackConfig, StorageConfig
+from components.config.entries import RuntimeSettings
+from components.config.sections import StorageConfig
 from components.serving import Backend, BackendArgs, Plan, Urls
+from kernel.backends import MODELMESH
 
 API_VERSION = "serving.kserve.io/v1beta1"
 KIND = "InferenceService"
@@ -44,10 +46,8 @@ class ModelMeshModel(Backend):
     """One model as a ModelMesh InferenceService, with an Istio route to the shared REST proxy."""
 
     NAME = "modelmesh"
-    STATUS = (
-        "archived upstream: ModelMesh Serving's last release is 0.12.0 and it gets no fixes; KServe's "
-        "ModelMesh mode needs it installed as it is"
-    )
+    PRODUCT = "ModelMesh Serving"
+    UPSTREAM = MODELMESH
     #: The format -> the built-in runtime (seed 001's framework-to-runtime mapping, with OVMS for IR and
     #: ONNX, the fastest on Intel CPUs).
     FORMATS = {
@@ -59,7 +59,7 @@ class ModelMeshModel(Backend):
         "xgboost": "mlserver-1.x",
         "lightgbm": "mlserver-1.x",
     }
-    SETTINGS = ("runtime",)
+    MODEL_SETTINGS = (RuntimeSettings,)
     KIND = KIND
     SCHEMES = ("s3",)
     ROUTE = (SERVICE, REST_PORT)
@@ -73,7 +73,7 @@ class ModelMeshModel(Backend):
     }
 
     @classmethod
-    def name_of(cls, model: ModelConfig) -> str:
+    def name_of(cls, model: Any) -> str:
         return model.app_name
 
     @classmethod
@@ -82,7 +82,7 @@ class ModelMeshModel(Backend):
         return cls.ROUTE if plan.runtime not in GRPC_V1_ONLY else None
 
     @classmethod
-    def urls(cls, cfg: StackConfig, model: ModelConfig, plan: Plan) -> Urls:
+    def urls(cls, cfg: Any, model: Any, plan: Plan) -> Urls:
         """REST v2 on the model's host (routed to the REST proxy), and gRPC in the cluster; for a grpc-v1
         runtime (ovms-1.x) the gRPC endpoint only, speaking the TensorFlow Serving API."""
         grpc = f"grpc://{SERVICE}.{cfg.namespace}:{GRPC_PORT}"
@@ -92,6 +92,22 @@ class ModelMeshModel(Backend):
             return Urls(host, f"{grpc}?mm-vmodel-id={model.app_name}", "", grpc)
         v2 = f"http://{host}/v2/models/{model.app_name}/infer"
         return Urls(host, v2, v2, grpc)
+
+    @classmethod
+    def prerequisites(
+        cls,
+        cfg: Any,
+        planned: Mapping[str, Plan],
+        labels: dict[str, str],
+        provider: pulumi.ProviderResource,
+        after: list[Any],
+    ) -> list[Any]:
+        """The namespace's storage-config Secret, for the buckets its models read."""
+        models = [m for m in cfg.models if planned[m.app_name].backend == cls.NAME]
+        if not models:
+            return []
+        opts = pulumi.ResourceOptions(provider=provider)
+        return [storage_config(cfg, models, cfg.credentials, labels, opts)]
 
     def objects(self, name: str, args: BackendArgs) -> list[pulumi.Resource]:
         model = args["model"]
@@ -114,8 +130,8 @@ def storage_key(bucket: str) -> str:
 
 
 def storage_config(
-    cfg: StackConfig,
-    models: list[ModelConfig],
+    cfg: Any,
+    models: list[Any],
     credentials: Mapping[str, pulumi.Input[str]],
     labels: dict[str, str],
     opts: pulumi.ResourceOptions,

@@ -7,13 +7,35 @@ graph names in `envSecretRefName`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import pulumi
 import pulumi_kubernetes as k8s
+from pydantic import BeforeValidator
 
-from components.config import ModelConfig, StackConfig, gateway_ref
+from components.config.base import Settings, section
+from components.config.entries import RuntimeSettings, RuntimeVersionSettings
+from components.config.readers import _gateway, _matching, gateway_ref
 from components.serving import Backend, BackendArgs, Plan, Urls
+from kernel.backends import SELDON
+from kernel.names import DNS_LABEL
+
+
+class SeldonConfig(Settings):
+    """Seldon Core: where its Istio gateway exposes deployments."""
+
+    gateway: Annotated[str, BeforeValidator(_gateway)] = "seldon"
+    """The Istio Gateway Seldon routes deployments through: a bare name lives in the servers' namespace
+    (FuseML's installer creates `seldon` there), or <namespace>/<name>."""
+    host_prefix: Annotated[str, _matching(DNS_LABEL, "a DNS label")] = "seldon"
+    """A Seldon model's host is <app_name>.<host_prefix>.<domain> (FuseML's seldon gateway, *.seldon)."""
+
+
+class SeldonStackSettings(Settings):
+    """The stack-level keys of the Seldon backend."""
+
+    seldon: SeldonConfig = section()
+    """Seldon Core settings."""
 
 API_VERSION = "machinelearning.seldon.io/v1"
 KIND = "SeldonDeployment"
@@ -28,11 +50,8 @@ class SeldonModel(Backend):
     """One model as a SeldonDeployment (and, for S3, the rclone Secret its storage initializer reads)."""
 
     NAME = "seldon"
-    STATUS = (
-        "in maintenance upstream: Seldon Core 1 gets fixes, not features, and since 1.18.0 it is under the "
-        "Business Source License 1.1 (production use needs a licence from Seldon; each release turns Apache "
-        "2.0 four years on); Seldon Core 2 is a different system"
-    )
+    PRODUCT = "Seldon Core"
+    UPSTREAM = SELDON
     FORMATS = {
         "sklearn": "SKLEARN_SERVER",
         "xgboost": "XGBOOST_SERVER",
@@ -44,7 +63,8 @@ class SeldonModel(Backend):
         "mlflow": "MLFLOW_SERVER",
     }
     #: `runtime` names the prepackaged server (TRITON_SERVER for ONNX or TensorFlow under Triton).
-    SETTINGS = ("runtime", "runtime_version")
+    MODEL_SETTINGS = (RuntimeSettings, RuntimeVersionSettings)
+    STACK_SETTINGS = SeldonStackSettings
     KIND = KIND
     #: rclone reads s3:// with the Secret this backend writes, and a claim path; gs:// would need rclone
     #: GCS variables this program does not write, so it is refused rather than left to fail.
@@ -53,12 +73,12 @@ class SeldonModel(Backend):
     IGNORES = {"model_name": "the model's name in Seldon's URLs is the deployment's, the app name"}
 
     @classmethod
-    def name_of(cls, model: ModelConfig) -> str:
+    def name_of(cls, model: Any) -> str:
         # The tutorial's names: the deployment, its graph and its model are all called after the app.
         return model.app_name
 
     @classmethod
-    def refusals(cls, model: ModelConfig, plan: Plan) -> list[tuple[str, Any, str]]:
+    def refusals(cls, model: Any, plan: Plan) -> list[tuple[str, Any, str]]:
         found = [f for f in super().refusals(model, plan) if f[0] != "runtime"]
         if plan.runtime not in IMAGES:
             found.append(("runtime", plan.runtime, f"a prepackaged server: one of {', '.join(IMAGES)}"))
@@ -71,7 +91,7 @@ class SeldonModel(Backend):
         return found
 
     @classmethod
-    def urls(cls, cfg: StackConfig, model: ModelConfig, plan: Plan) -> Urls:
+    def urls(cls, cfg: Any, model: Any, plan: Plan) -> Urls:
         """`<app>.<seldon.host_prefix>.<domain>/seldon/<namespace>/<app>/...`, the tutorial's shape."""
         host = f"{model.app_name}.{cfg.seldon.host_prefix}.{cfg.istio.domain}"
         base = f"http://{host}/seldon/{cfg.namespace}/{model.app_name}"
@@ -96,7 +116,7 @@ class SeldonModel(Backend):
 
 
 def spec(
-    model: ModelConfig,
+    model: Any,
     implementation: str,
     secret: str | None,
     node_affinity: dict[str, Any] | None,

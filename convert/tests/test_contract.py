@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import yaml
@@ -62,5 +64,30 @@ def test_the_image_copies_every_module_the_converter_imports():
     requirements = (ROOT / "convert" / "requirements.txt").read_text()
     assert "pip install --no-cache-dir --disable-pip-version-check -r convert/requirements.txt" in dockerfile
     assert "pytest" not in requirements and "tensorflow" not in requirements
-    for helper in ("step/errors.py", "step/redact.py", "modelstore"):
+    for helper in ("COPY kernel /app/kernel", "COPY modelstore /app/modelstore"):
         assert helper in dockerfile
+    # The predictor step's package (pulumi and all) stays out: the converter needs only the kernel.
+    assert "step/" not in dockerfile
+
+
+def test_the_converter_loads_only_what_its_image_copies():
+    # In a fresh interpreter: which of the repository's packages the converter's entry point and its run
+    # module pull in (ir and quantize need openvino and are copied by the glob check above).
+    probe = (
+        "import sys, convert.__main__, convert.run\n"
+        "from pathlib import Path\n"
+        f"root = Path({str(ROOT)!r})\n"
+        "files = {name: getattr(module, '__file__', None) for name, module in list(sys.modules.items())}\n"
+        "print(sorted({name.split('.')[0] for name, file in files.items()\n"
+        "    if file and Path(file).resolve().is_relative_to(root)}))\n"
+        "print('pulumi' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    packages, pulumi_loaded = result.stdout.splitlines()
+    assert packages == "['convert', 'kernel', 'modelstore']", result.stdout
+    assert pulumi_loaded == "False"
+    dockerfile = (ROOT / "convert" / "Dockerfile").read_text()
+    for package in ("kernel", "modelstore"):
+        assert f"COPY {package} /app/{package}" in dockerfile

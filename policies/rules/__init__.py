@@ -14,7 +14,6 @@ from .app_names import (
 )
 from .backends import (
     UNMAINTAINED_BACKENDS,
-    BackendStatus,
     backend_of,
     check_serving_backend_maintained,
 )
@@ -153,7 +152,6 @@ __all__ = [
     "UNMAINTAINED_BACKENDS",
     "UNSCANNED_KEYS",
     "VIRTUAL_SERVICE",
-    "BackendStatus",
     "PluginValue",
     "ResourceCheck",
     "RuleSpec",

@@ -13,8 +13,9 @@ from typing import Any
 
 from pulumi_policy import EnforcementLevel
 
+from kernel.names import DNS_LABEL_MAX, is_dns_label
+
 from .common import (
-    _DNS_LABEL_RE,
     APP_NAME_LABEL,
     MODEL_SERVER_NAME_PREFIX,
     RuleSpec,
@@ -68,7 +69,7 @@ def app_name_problem(app_name: Any, allowed_names: Sequence[str] = ()) -> str | 
         return None
     if not isinstance(app_name, str) or not app_name:
         return "is missing"
-    if len(app_name) > 63 or not _DNS_LABEL_RE.match(app_name):
+    if not is_dns_label(app_name):
         return "is not a DNS label (lower-case letters, digits, '-'; 1-63 chars; alphanumeric at both ends)"
     if app_name in allowed_names:
         return None
@@ -122,9 +123,9 @@ def check_app_names(resource_type: str, props: Mapping[str, Any], config: Mappin
             violations.append(f"{label} metadata.name {server_name!r} does not match its app name; "
                               f"expected {MODEL_SERVER_NAME_PREFIX + app!r} so routes and the FuseML app "
                               f"stay in step.")
-        if isinstance(server_name, str) and len(server_name) > 63:
+        if isinstance(server_name, str) and len(server_name) > DNS_LABEL_MAX:
             violations.append(f"{label} metadata.name {server_name!r} has {len(server_name)} characters; the "
-                              f"operator's Service name must be at most 63.")
+                              f"operator's Service name must be at most {DNS_LABEL_MAX}.")
     elif _is_serving_object(resource_type) and _has_app_label(props):
         violations.extend(_label_problems(label, props, allowed))
         if isinstance(app, str) and app and isinstance(server_name, str) and server_name != app:

@@ -1,16 +1,17 @@
 """Serving backend rules: warn when a model is served by a backend its upstream no longer develops.
 
 Why its own module: the rule is about the choice of backend (which operator serves the model), not about
-how any one server is configured, and its upstream facts are kept here in one table.
+how any one server is configured; where each backend stands upstream is the kernel's (kernel/backends.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from pulumi_policy import EnforcementLevel
+
+from kernel.backends import UPSTREAM, Upstream
 
 from .common import (
     RuleSpec,
@@ -22,43 +23,13 @@ from .common import (
     _string_list,
 )
 
-
 # ---------------------------------------------------------------------------------------------------------
 # serving-backend-maintained: the backend serving a model is maintained upstream.
 # ---------------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class BackendStatus:
-    """What choosing a backend means upstream, and what to use instead."""
-
-    backend: str
-    status: str
-    alternative: str
-
-
-#: The backends whose upstream no longer develops them, by the program's backend names (`backend:`).
-UNMAINTAINED_BACKENDS: Mapping[str, BackendStatus] = {
-    "ovms": BackendStatus(
-        "ovms",
-        "the OpenVINO operator is deprecated upstream in favour of KServe: it gets no new features and "
-        "cannot run OVMS past 2026.2 (2026.3 refuses --sequence_cleaner_poll_wait_minutes, which the "
-        "operator always passes), while OVMS itself stays active",
-        "backend kserve with kserve.openvino_runtime: the same OVMS serving the same OpenVINO IR and ONNX "
-        "models, through KServe's kserve-openvino ClusterServingRuntime",
-    ),
-    "modelmesh": BackendStatus(
-        "modelmesh",
-        "ModelMesh Serving is archived upstream (last release 0.12.0): it gets no fixes, security updates "
-        "or support for newer KServe and Kubernetes versions",
-        "backend kserve: one InferenceService per model on KServe's maintained runtimes (kserve-openvino "
-        "for OpenVINO IR and ONNX)",
-    ),
-    "seldon": BackendStatus(
-        "seldon",
-        "Seldon Core 1 is in maintenance (fixes, no features) and since 1.18.0 is under the Business "
-        "Source License 1.1: production use needs a commercial licence from Seldon",
-        "backend kserve (Apache 2.0, the same TensorFlow, scikit-learn and XGBoost formats); Seldon Core 2 "
-        "is a different system, not an upgrade",
-    ),
+#: The backends whose upstream no longer develops them, by the program's backend names (`backend:`), with
+#: where each stands and what to use instead: the kernel's one statement of it.
+UNMAINTAINED_BACKENDS: Mapping[str, Upstream] = {
+    backend: upstream for backend, upstream in UPSTREAM.items() if not upstream.maintained
 }
 
 
@@ -87,7 +58,8 @@ def check_serving_backend_maintained(resource_type: str, props: Mapping[str, Any
     """
     backend = backend_of(resource_type, props)
     accepted = {value.lower() for value in _str_list(SERVING_BACKEND_MAINTAINED.setting(config, "accepted"))}
-    if backend is None or backend in accepted:
+    # A backend the kernel says is maintained (kserve; any that comes back to life) is not reported.
+    if backend is None or backend in accepted or backend not in UNMAINTAINED_BACKENDS:
         return []
     status = UNMAINTAINED_BACKENDS[backend]
     return [f"{_label(resource_type, props, name)} uses backend {backend}: {status.status}. The "

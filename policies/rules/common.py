@@ -35,6 +35,8 @@ from pulumi_policy.proxy import (
     UnknownValueError,
 )
 
+from kernel.names import RESOURCE_PREFIX
+
 # ---------------------------------------------------------------------------------------------------------
 # Resource type tokens (what the engine hands to policies).
 # ---------------------------------------------------------------------------------------------------------
@@ -52,7 +54,8 @@ SELDON_DEPLOYMENT = "kubernetes:machinelearning.seldon.io/v1:SeldonDeployment"
 
 APP_NAME_LABEL = "fuseml/app-name"
 ENVIRONMENT_LABEL = "fuseml-serving/environment"
-MODEL_SERVER_NAME_PREFIX = "ovms-"
+#: Model servers are named `ovms-<app>` (the kernel states the prefix, with the Helm limit behind it).
+MODEL_SERVER_NAME_PREFIX = RESOURCE_PREFIX
 #: The annotation that puts a KServe InferenceService into ModelMesh mode (shared runtime pods).
 DEPLOYMENT_MODE_ANNOTATION = "serving.kserve.io/deploymentMode"
 
@@ -206,7 +209,7 @@ def _as_int(value: Any) -> int | None:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Helpers for messages and settings: labels, redaction, string lists, property paths, DNS labels.
+# Helpers for messages and settings: labels, redaction, string lists, property paths.
 # ---------------------------------------------------------------------------------------------------------
 def _label(resource_type: str, props: Mapping[str, Any], name: str = "") -> str:
     """A human label for messages: kind plus the best-known name, e.g. `ModelServer "ovms-mnist"`."""
@@ -234,9 +237,6 @@ def _path_text(path: Sequence[str | int]) -> str:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
     return text
 
-
-# A DNS-1123 label: what an app name must be, and each dot-separated part of a host.
-_DNS_LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Offline evaluation: run the rules over resources as plain dicts, without the Pulumi analyzer's gRPC server.
 
-Why: the offline review (policies/review.py) and the tests judge a plan with exactly the checks the pack
+Why: the offline review (policies/review/) and the tests judge a plan with exactly the checks the pack
 serves, so they call these instead of a second copy of the rules.
 """
 

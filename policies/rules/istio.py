@@ -11,8 +11,9 @@ from typing import Any
 
 from pulumi_policy import EnforcementLevel
 
+from kernel.names import is_dns_label
+
 from .common import (
-    _DNS_LABEL_RE,
     K8S_SERVICE,
     RuleSpec,
     StackResource,
@@ -87,7 +88,7 @@ def host_matches(host: str, pattern: str) -> bool:
 
 def _is_fqdn(host: str) -> bool:
     labels = host.lower().split(".")
-    return len(labels) >= 2 and all(len(label) <= 63 and _DNS_LABEL_RE.match(label) for label in labels)
+    return len(labels) >= 2 and all(is_dns_label(label) for label in labels)
 
 
 def _referenced_gateways(vs: StackResource, gateways: Sequence[StackResource]) -> list[StackResource]:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from pulumi_policy import EnforcementLevel
+
+from kernel.quantities import SUFFIXES, parse_quantity
 
 from .common import (
     ENVIRONMENT_LABEL,
@@ -33,31 +34,9 @@ from .common import (
     _string_list,
 )
 
-# ---------------------------------------------------------------------------------------------------------
-# Kubernetes quantities (cpu and memory amounts).
-# ---------------------------------------------------------------------------------------------------------
-# Kubernetes quantity suffixes -> multiplier (resource.Quantity's decimal SI and binary suffixes).
-QUANTITY_SUFFIXES: Mapping[str, float] = {
-    "n": 1e-9, "u": 1e-6, "m": 1e-3, "": 1.0, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18,
-    "Ki": 2.0**10, "Mi": 2.0**20, "Gi": 2.0**30, "Ti": 2.0**40, "Pi": 2.0**50, "Ei": 2.0**60,
-}
-_QUANTITY_RE = re.compile(
-    r"^([+-]?(?:\d+(?:\.\d*)?|\.\d+))(?:[eE]([+-]?\d+))?(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE])?$")
-
-
-def parse_quantity(value: Any) -> float | None:
-    """Parse a Kubernetes quantity ("500m", "2", 1.5, "1Gi") into a float; None when not a quantity."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    if not isinstance(value, str):
-        return None
-    match = _QUANTITY_RE.match(value.strip())
-    if not match:
-        return None
-    number, exponent, suffix = match.groups()
-    return float(number) * (10.0 ** int(exponent) if exponent else 1.0) * QUANTITY_SUFFIXES[suffix or ""]
+#: Kubernetes quantities (cpu and memory amounts) are read with the kernel's one grammar; the suffix table
+#: keeps its name here for the pack's readers.
+QUANTITY_SUFFIXES: Mapping[str, float] = SUFFIXES
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.operator import AUTH_PROXY, CONTROLLER_IMAGE, MANAGER_ARGS
+from components.backends.ovms.operator import AUTH_PROXY, CONTROLLER_IMAGE, MANAGER_ARGS
 from testbed import cluster as testbed_cluster
 from testbed import local
 from testbed.engine import Engine

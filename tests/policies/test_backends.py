@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from kernel.backends import SELDON, UPSTREAM
 from policies import rules
 from tests.policies.builders import (
     cluster_serving_runtime,
@@ -71,3 +72,13 @@ def test_accepted_names_only_known_backends() -> None:
     assert levels[POLICY] == "advisory" and settings[POLICY] == {"accepted": ["seldon"]}
     with pytest.raises(ValueError, match=r"names \['seldn'\], not one of \['modelmesh', 'ovms', 'seldon'\]"):
         rules.merge_policy_config({POLICY: {"accepted": ["seldn"]}})
+
+
+def test_the_warning_says_what_the_kernel_says_of_each_unmaintained_backend() -> None:
+    # One statement of where each backend stands (kernel/backends.py): the rule adds no words of its own.
+    assert {
+        backend: upstream for backend, upstream in UPSTREAM.items() if not upstream.maintained
+    } == rules.UNMAINTAINED_BACKENDS
+    assert set(rules.UNMAINTAINED_BACKENDS) == {"ovms", "modelmesh", "seldon"}
+    (message,) = run_resource(POLICY, rules.SELDON_DEPLOYMENT, seldon_deployment(), name="server")
+    assert f"uses backend seldon: {SELDON.status}. The alternative is {SELDON.alternative};" in message

@@ -1,26 +1,18 @@
-"""Backend `ovms`: one OpenVINO Model Server per model, through the OpenVINO operator's ModelServer CR."""
+"""The ModelServer spec of OpenVINO Model Server, in the types the operator's CRD wants: shared by a model
+of its own (components/backends/ovms/__init__.py) and a shared server (server.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-import pulumi
-
-from components.config import (
-    CORE_RESOURCES,
-    OVMS_SETTINGS,
-    STORAGE_TYPES,
-    ModelConfig,
-    ServerConfig,
-    StackConfig,
-    StorageConfig,
-)
-from components.serving import Backend, BackendArgs, Plan, Urls
+from components.config.quantities import CORE_RESOURCES
+from components.config.readers import STORAGE_TYPES
+from components.config.sections import StorageConfig
+from kernel.backends import OVMS_IMAGE as IMAGE
 
 API_VERSION = "intel.com/v1alpha1"
 KIND = "ModelServer"
-IMAGE = "openvino/model_server"
 GRPC_PORT = 8080
 REST_PORT = 8081
 #: The operator mounts the GCS key from a Secret of this fixed name (key `gcp-creds.json`), whatever the
@@ -29,45 +21,8 @@ GCS_SECRET_NAME = "gcpcreds"
 GCS_SECRET_KEY = "gcp-creds.json"
 
 
-class ModelServer(Backend):
-    """One model on its own OpenVINO Model Server: the operator's ModelServer CR, routed through Istio.
-
-    The operator can take S3 and Azure credentials only inline in the CR; they arrive here as Pulumi
-    secrets and the whole spec is an additional secret output, so neither the state nor the outputs hold
-    them in plain text (the operator itself moves them into a Secret of its own).
-    """
-
-    NAME = "ovms"
-    STATUS = (
-        "deprecated upstream: the OpenVINO operator is deprecated in favour of KServe (the server itself is "
-        "active); backend kserve serves the same OpenVINO IR and ONNX models on OVMS through its "
-        "kserve-openvino runtime"
-    )
-    #: OVMS loads OpenVINO IR, ONNX and TensorFlow SavedModel folders itself (OVMS docs, "Supported model
-    #: formats"); with `format: auto` the folder is handed over as it is.
-    FORMATS = {"openvino": "ovms", "onnx": "ovms", "tensorflow": "ovms"}
-    SETTINGS = (*OVMS_SETTINGS, "loglevel", "server")
-    KIND = KIND
-    ROUTE = ("{name}", REST_PORT)
-
-    @classmethod
-    def urls(cls, cfg: StackConfig, model: ModelConfig, plan: Plan) -> Urls:
-        """A model of its own server answers on its app's host; one on a shared server, on the server's."""
-        host = cfg.istio.host(model.server or model.app_name)
-        return Urls(
-            host,
-            f"http://{host}/v1/models/{model.model_name}:{model.prediction_type}",
-            f"http://{host}/v2/models/{model.model_name}/infer",
-        )
-
-    def objects(self, name: str, args: BackendArgs) -> list[pulumi.Resource]:
-        model = args["model"]
-        spec_ = spec(model, args["storage"], args["credentials"], args["node_affinity"])
-        return [self.custom_object(name, args, API_VERSION, spec_, secret_spec=True)]
-
-
 def spec(
-    model: ModelConfig,
+    model: Any,
     storage: StorageConfig,
     credentials: Mapping[str, Any],
     node_affinity: dict[str, Any] | None,
@@ -99,7 +54,7 @@ def spec(
     }
 
 
-def deployment(entry: ModelConfig | ServerConfig, node_affinity: dict[str, Any] | None) -> dict[str, Any]:
+def deployment(entry: Any, node_affinity: dict[str, Any] | None) -> dict[str, Any]:
     """The CR's deployment_parameters: replicas, resources in its shape, and the pool's node affinity."""
     found: dict[str, Any] = {"replicas": entry.replicas, "resources": _resources(entry)}
     if node_affinity:
@@ -111,7 +66,7 @@ def service_parameters() -> dict[str, Any]:
     return {"grpc_port": GRPC_PORT, "rest_port": REST_PORT, "service_type": "ClusterIP"}
 
 
-def _resources(model: ModelConfig | ServerConfig) -> dict[str, Any]:
+def _resources(model: Any) -> dict[str, Any]:
     """Requests and limits in the CRD's shape: cpu and memory, plus at most one extended device."""
 
     def shape(quantities: dict[str, str]) -> dict[str, str]:
@@ -124,7 +79,7 @@ def _resources(model: ModelConfig | ServerConfig) -> dict[str, Any]:
     return {"requests": shape(model.requests), "limits": shape(model.limits)}
 
 
-def repository(model: ModelConfig, storage: StorageConfig, credentials: Mapping[str, Any]) -> dict[str, Any]:
+def repository(model: Any, storage: StorageConfig, credentials: Mapping[str, Any]) -> dict[str, Any]:
     """Where the operator fetches the model from, with only the credentials that storage needs."""
     storage_type = STORAGE_TYPES[model.storage_scheme]
     repository: dict[str, Any] = {"storage_type": storage_type}

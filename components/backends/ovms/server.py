@@ -15,8 +15,15 @@ from typing import Any, TypedDict
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.backends.ovms import API_VERSION, KIND, REST_PORT, deployment, repository, service_parameters
-from components.config import ModelConfig, ServerConfig
+from components.backends.ovms.settings import ServerConfig
+from components.backends.ovms.spec import (
+    API_VERSION,
+    KIND,
+    REST_PORT,
+    deployment,
+    repository,
+    service_parameters,
+)
 from components.route import virtual_service
 from components.serving import BackendArgs, register
 
@@ -83,7 +90,7 @@ class OvmsServer(pulumi.ComponentResource):
         self.register_outputs({"name": self.name})
 
 
-def config_json(models: list[ModelConfig]) -> dict[str, Any]:
+def config_json(models: list[Any]) -> dict[str, Any]:
     """OVMS's config.json for these models (model_server docs/multiple_models_mode.md): per model its name,
     base path and the settings it sets, in the types the config schema wants (objects, not JSON text)."""
     entries = []

@@ -1,0 +1,171 @@
+"""Planning: which backend serves each model, in which format, and why; refused, naming the key, when no
+backend can serve it as asked.
+
+Why apart from the shape of a backend (components/serving.py): planning runs before any resource exists,
+for `pulumi up`, the step and the review alike, and reads only the backends' class facts (their formats,
+schemes, settings and `auto` rank), never their resources.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from components.config.entries import FORMATS
+from components.config.errors import ConfigError, raise_all
+from components.config.sections import StorageConfig
+from components.serving import Backend, Plan
+from kernel.names import NAMESPACE, RESOURCE_PREFIX
+
+if TYPE_CHECKING:
+    from components.config import ModelConfig, StackConfig
+
+
+#: Reads a model folder's format: url -> (format, evidence); raises modelstore's StoreError.
+Detect = Callable[[str], tuple[str, str]]
+
+
+def store_detector(storage: StorageConfig, credentials: Mapping[str, str]) -> Detect:
+    """Read a model's format from its store (modelstore) with these plain credentials and the stack's
+    storage settings: the one reading that `pulumi up` and the workflow step share."""
+    from modelstore.detect import detect
+
+    def read(url: str) -> tuple[str, str]:
+        found = detect(url, credentials, endpoint=storage.s3_endpoint, region=storage.aws_region)
+        return found.format, found.evidence
+
+    return read
+
+
+def plans(cfg: StackConfig, backends: Mapping[str, type[Backend]], detect: Detect) -> dict[str, Plan]:
+    """The plan of every model, or one ConfigError listing every model that cannot be served as asked.
+
+    `format: auto` is read from the store (`detect`) only where it decides something: a model on a backend
+    that reads the folder itself (OVMS: `backend: ovms`, a shared server, or `auto` with settings only OVMS
+    reads) needs none. Backend-specific settings given for another backend are refused, naming both.
+    """
+    found: dict[str, Plan] = {}
+    mistakes: list[ConfigError] = []
+    for i, model in enumerate(cfg.models):
+        try:
+            found[model.app_name] = _plan(i, model, backends, detect)
+        except ConfigError as error:
+            mistakes += error.errors
+    names: dict[str, str] = {
+        f"{RESOURCE_PREFIX}{server.name}": f"servers entry {server.name}"
+        for server in getattr(cfg, "servers", ())
+    }
+    for i, model in enumerate(cfg.models):
+        if model.app_name not in found or getattr(model, "server", None) is not None:
+            continue
+        name = backends[found[model.app_name].backend].name_of(model)
+        if name in names:
+            clash = f"a name whose objects do not clash: {names[name]} already names its objects {name}"
+            mistakes.append(
+                ConfigError(f"models[{i}].app_name", model.app_name, clash, context=f"app {model.app_name!r}")
+            )
+        names.setdefault(name, f"models[{i}] ({model.app_name})")
+    raise_all(mistakes)
+    return found
+
+
+def _auto_order(backends: Mapping[str, type[Backend]]) -> list[str]:
+    """Where `backend: auto` looks for a format's backend: OpenVINO Model Server for what it serves (IR and
+    ONNX run fastest on Intel CPUs there), then KServe for everything else (each backend's AUTO_RANK)."""
+    ranked = [(cls.AUTO_RANK, name) for name, cls in backends.items() if cls.AUTO_RANK is not None]
+    return [name for _, name in sorted(ranked)]
+
+
+def _plan(i: int, model: ModelConfig, backends: Mapping[str, type[Backend]], detect: Detect) -> Plan:
+    def refuse(key: str, value: Any, allowed: str) -> ConfigError:
+        return ConfigError(f"models[{i}].{key}", value, allowed, context=f"app {model.app_name!r}")
+
+    fmt, evidence = model.format, "format set in the stack"
+    # Settings only one backend reads say which backend is meant (OVMS's: it reads the folder itself).
+    given = model.model_fields_set
+    claimed = {name: [key for key in cls.AUTO_KEYS if key in given] for name, cls in backends.items()}
+    claimant = next((name for name, keys in claimed.items() if keys), None)
+    if model.backend != "auto":
+        claimant = None
+    reads_folder = model.backend == "ovms" or claimant == "ovms"
+    if fmt == "auto" and not reads_folder:
+        from modelstore.errors import StoreError
+
+        try:
+            fmt, evidence = detect(model.model)
+        except StoreError as err:
+            raise refuse(
+                "format",
+                "auto",
+                f"a format (one of {', '.join(FORMATS[1:])}): the model's MLmodel could not be read to "
+                f"detect it ({err})",
+            ) from None
+    order = _auto_order(backends)
+    backend = model.backend if model.backend != "auto" else claimant
+    if claimant is not None:
+        why = (
+            f"{claimant}: the entry sets {', '.join(claimed[claimant])}, which only "
+            f"{backends[claimant].PRODUCT} reads"
+        )
+    elif backend is None:
+        backend = next((b for b in order if fmt in backends[b].FORMATS), None)
+        if backend is None:
+            raise refuse("format", fmt, f"a format one of {', '.join(order)} serves")
+        why = f"{fmt} ({evidence}): {backend} is the fastest backend here that serves {fmt} on Intel CPUs"
+    else:
+        why = f"backend {backend} set in the stack; format {fmt} ({evidence})"
+    chosen = backends[backend]
+    mistakes = []
+    if fmt != "auto" and fmt not in chosen.FORMATS:
+        others = [b for b, cls in backends.items() if fmt in cls.FORMATS]
+        mistakes.append(
+            refuse(
+                "format",
+                fmt,
+                f"a format backend {backend} serves ({', '.join(chosen.FORMATS)}); {fmt} is served by "
+                f"{', '.join(others) or 'none of the backends'}",
+            )
+        )
+    if model.storage_scheme not in chosen.SCHEMES:
+        schemes = ", ".join(f"{s}://" if s else "a path on the models claim" for s in chosen.SCHEMES)
+        mistakes.append(refuse("model", model.model, f"a model URL backend {backend} reads: {schemes}"))
+    own = chosen.settings()
+    for key in specific_settings(backends):
+        if key in model.model_fields_set and key not in own:
+            owners = [b for b, cls in backends.items() if key in cls.settings()]
+            mistakes.append(
+                refuse(
+                    key,
+                    getattr(model, key),
+                    f"nothing with backend {backend}: {key} is a setting of the {' and '.join(owners)} "
+                    "backend" + ("s" if len(owners) > 1 else ""),
+                )
+            )
+    runtime = getattr(model, "runtime", None) or chosen.FORMATS.get(fmt) or chosen.NAME
+    plan = Plan(backend, fmt, why, runtime)
+    if not mistakes:
+        mistakes += [refuse(key, value, allowed) for key, value, allowed in chosen.refusals(model, plan)]
+    raise_all(mistakes)
+    return plan
+
+
+def specific_settings(backends: Mapping[str, type[Backend]]) -> tuple[str, ...]:
+    """The model keys that belong to some backends only, in the backends' order."""
+    return tuple(dict.fromkeys(key for cls in backends.values() for key in cls.settings()))
+
+
+def notices(
+    cfg: StackConfig, planned: Mapping[str, Plan], backends: Mapping[str, type[Backend]]
+) -> list[str]:
+    """One line per backend in use that upstream no longer moves forward, naming its models and saying
+    what that means."""
+    apps: dict[str, list[str]] = {}
+    for model in cfg.models:
+        apps.setdefault(planned[model.app_name].backend, []).append(model.app_name)
+    lines = [
+        f"{NAMESPACE}: backend {backend} ({', '.join(names)}): {backends[backend].UPSTREAM.status}"
+        for backend, names in apps.items()
+        if not backends[backend].UPSTREAM.maintained
+    ]
+    lines += [line for backend in backends.values() for line in backend.stack_notices(cfg, planned)]
+    return lines
