@@ -2,6 +2,7 @@
 
     python -m testbed toolchain              build or reuse the toolchain; prints its bin folder last
     python -m testbed up --dir D             start a cluster, write D/kubeconfig
+                         [--stand-ins]       with stand-ins for the serving systems' controllers
     python -m testbed try-local --dir D      start a cluster and `pulumi up` the local stack into it
     python -m testbed down --dir D           destroy what try-local deployed, stop the cluster
 
@@ -31,7 +32,7 @@ def _up(args: argparse.Namespace) -> int:
     bin_dir = toolchain.ensure(with_operator=args.with_operator)
     if args.with_operator:
         raise cluster.TestbedError("--with-operator: the operator could not be built (see above)")
-    found = cluster.up(Path(args.dir), bin_dir)
+    found = cluster.up(Path(args.dir), bin_dir, stand_ins=args.stand_ins)
     print(f"cluster at {found.server}; export KUBECONFIG={found.kubeconfig}")
     return 0
 
@@ -41,7 +42,9 @@ def _try_local(args: argparse.Namespace) -> int:
 
     bin_dir = toolchain.ensure()
     root = Path(args.dir).resolve()
-    found = cluster.up(root, bin_dir)
+    # The stand-ins make the ModelServers of the local stack Deployments that become available, so
+    # `pulumi up` deploys the stack as on a cluster with the operator.
+    found = cluster.up(root, bin_dir, stand_ins=True)
     print(f"cluster at {found.server}; export KUBECONFIG={found.kubeconfig}", flush=True)
     outputs = local.deploy(found, root)
     for name, url in sorted(outputs.get("prediction_urls", {}).items()):
@@ -73,6 +76,11 @@ def main(argv: list[str] | None = None) -> int:
     start = commands.add_parser("up", help="start a cluster on loopback")
     start.add_argument("--dir", required=True, help="folder for the cluster's data, logs and kubeconfig")
     start.add_argument("--with-operator", action="store_true", help="run the operator's controller too")
+    start.add_argument(
+        "--stand-ins",
+        action="store_true",
+        help="run stand-ins for the operator, KServe, ModelMesh and Seldon controllers (testbed/standins.py)",
+    )
     start.set_defaults(run=_up)
     trial = commands.add_parser("try-local", help="start a cluster and deploy the local stack into it")
     trial.add_argument("--dir", required=True, help="folder for the cluster, the stack state and logs")

@@ -10,7 +10,10 @@ reference folder, so what the program creates is checked by the real API server'
 There is no kubelet: Pods never run. A small stand-in (`testbed.kubelet`) binds each Pod to a fake node and
 reports it Running and Ready, which is the one thing a kubelet would tell the API server here; the
 Deployment and ReplicaSet controllers then do their real work, so `pulumi up` waits for Deployments exactly
-as it does on a real cluster.
+as it does on a real cluster. A test makes a Pod fail as a kubelet would report it with the stand-in's
+switch (see `testbed.kubelet`). With `stand_ins`, the serving systems' controllers are stood in for too
+(`testbed.standins`): ModelServers become the operator's Deployment and Service, InferenceServices and
+SeldonDeployments get their controllers' status.
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ CONTROLLERS = "namespace-controller,garbage-collector-controller,deployment-cont
 CRD_FILES = tuple(dict.fromkeys([*schemas.CRD_FILES.values(), "serving.kserve.io_servingruntimes.yaml"]))
 CRD_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 #: Clients of the control plane itself, each with its own token and kubeconfig (admin is the user's).
-USERS = ("controllers", "kubelet")
+USERS = ("controllers", "kubelet", "stand-ins")
 AUDIT_LOG = "logs/audit.log"
 #: Record every write (who, what verb, which object) and nothing else: `writes()` counts them.
 AUDIT_POLICY = {
@@ -236,8 +239,9 @@ def _write_kubeconfig(path: Path, server: str, token: str) -> None:
     _write_private(path, yaml.safe_dump(config))
 
 
-def up(root: Path, bin_dir: Path, *, owned: bool = False) -> Cluster:
-    """Start a cluster whose files all live under root; `owned` ties its processes to this process's life."""
+def up(root: Path, bin_dir: Path, *, owned: bool = False, stand_ins: bool = False) -> Cluster:
+    """Start a cluster whose files all live under root; `owned` ties its processes to this process's life,
+    `stand_ins` runs the serving systems' controller stand-ins (`testbed.standins`) beside it."""
     root = root.resolve()
     if (root / STATE_FILE).exists():
         raise TestbedError(
@@ -247,7 +251,7 @@ def up(root: Path, bin_dir: Path, *, owned: bool = False) -> Cluster:
         (root / "logs").mkdir(parents=True, exist_ok=True)
         starter = _Starter(root, bin_dir, owned)
         try:
-            return _up(starter)
+            return _up(starter, stand_ins)
         except TestbedError as err:
             down(root)
             # A port the kernel called free was taken before the component bound it: pick others.
@@ -261,7 +265,7 @@ def up(root: Path, bin_dir: Path, *, owned: bool = False) -> Cluster:
     raise AssertionError("unreachable")
 
 
-def _up(starter: _Starter) -> Cluster:
+def _up(starter: _Starter, stand_ins: bool) -> Cluster:
     root, bin_dir = starter.root, starter.bin_dir
     # Reading the CRD files is seconds of YAML parsing (KServe's and Seldon's are ~2 MB each): done while
     # etcd and the API server start.
@@ -322,13 +326,22 @@ def _up(starter: _Starter) -> Cluster:
             f"--controllers={CONTROLLERS}", "--leader-elect=false", "--secure-port=0",
         ],
     )  # fmt: skip
-    kubelet = starter.start(
+    python_env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    watched = {"kube-controller-manager": controllers}
+    watched["kubelet-stand-in"] = starter.start(
         "kubelet-stand-in",
         [sys.executable, "-m", "testbed.kubelet", str(root / "kubelet.kubeconfig")],
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+        python_env,
     )
     install_crds(cluster, manifests)
-    for name, process in (("kube-controller-manager", controllers), ("kubelet-stand-in", kubelet)):
+    if stand_ins:
+        # After the CRDs: the stand-ins list the kinds they reconcile from their first poll on.
+        watched["stand-ins"] = starter.start(
+            "stand-ins",
+            [sys.executable, "-m", "testbed.standins", str(root / "stand-ins.kubeconfig")],
+            python_env,
+        )
+    for name, process in watched.items():
         if process.poll() is not None:
             raise TestbedError(f"{name} exited with {process.returncode}\n{starter.tail(name)}")
     return cluster
@@ -402,7 +415,16 @@ def down(root: Path) -> list[str]:
         # process whose command line names this folder is ours.
         if _ours(entry["pid"], root) and _stop(entry["pid"]):
             stopped.append(entry["name"])
-    written = ["etcd", "certs", "kubeconfig", "tokens.csv", "service-account.key", "audit-policy.yaml"]
+    written = [
+        "etcd",
+        "certs",
+        "kubeconfig",
+        "tokens.csv",
+        "service-account.key",
+        "audit-policy.yaml",
+        "kubelet-certs",
+        "kubelet-faults.json",
+    ]
     written += [f"{user}.kubeconfig" for user in USERS]
     for name in (*written, STATE_FILE):
         path = root / name
@@ -449,9 +471,9 @@ def _stop(pid: int) -> bool:
 
 
 @contextlib.contextmanager
-def running(root: Path, bin_dir: Path) -> Iterator[Cluster]:
+def running(root: Path, bin_dir: Path, *, stand_ins: bool = False) -> Iterator[Cluster]:
     """A cluster for the duration of a with-block (the pytest fixture's shape): always stopped after."""
-    cluster = up(root, bin_dir, owned=True)
+    cluster = up(root, bin_dir, owned=True, stand_ins=stand_ins)
     try:
         yield cluster
     finally:

@@ -279,6 +279,16 @@ def _build(piece: Piece, root: Path, say: Callable[[str], None]) -> Path:
 
 def ensure(with_operator: bool = False, say: Callable[[str], None] | None = None) -> Path:
     """Build what is missing and return the folder holding every executable (pulumi, kubectl, ...)."""
+    return _ensure_locked(pieces(with_operator), say)
+
+
+def ensure_control_plane(say: Callable[[str], None] | None = None) -> Path:
+    """Build what is missing of the control plane alone (etcd, kube-apiserver, ..., kubectl) and return
+    its bin folder: for tests of the cluster and its stand-ins, which run no Pulumi."""
+    return _ensure_locked([piece for piece in pieces() if piece.name == "control-plane"], say)
+
+
+def _ensure_locked(wanted: list[Piece], say: Callable[[str], None] | None) -> Path:
     say = say or (lambda line: print(line, file=sys.stderr, flush=True))
     if shutil.which("go") is None:
         raise ToolchainError(
@@ -289,7 +299,7 @@ def ensure(with_operator: bool = False, say: Callable[[str], None] | None = None
     # One build at a time per cache: a second `testbed toolchain` (or test session) waits, then reuses.
     with (root / ".lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        return _ensure(root, pieces(with_operator), say)
+        return _ensure(root, wanted, say)
 
 
 def _ensure(root: Path, wanted: list[Piece], say: Callable[[str], None]) -> Path:
