@@ -15,7 +15,7 @@ from components.config.entries import FORMATS
 from components.config.errors import ConfigError, raise_all
 from components.config.sections import StorageConfig
 from components.serving import Backend, Plan
-from kernel.names import NAMESPACE, RESOURCE_PREFIX
+from kernel.names import MAX_HOST, NAMESPACE, RESOURCE_PREFIX, is_host
 
 if TYPE_CHECKING:
     from components.config import ModelConfig, StackConfig
@@ -48,7 +48,7 @@ def plans(cfg: StackConfig, backends: Mapping[str, type[Backend]], detect: Detec
     mistakes: list[ConfigError] = []
     for i, model in enumerate(cfg.models):
         try:
-            found[model.app_name] = _plan(i, model, backends, detect)
+            found[model.app_name] = plan_entry(i, model, backends, detect)
         except ConfigError as error:
             mistakes += error.errors
     names: dict[str, str] = {
@@ -65,8 +65,37 @@ def plans(cfg: StackConfig, backends: Mapping[str, type[Backend]], detect: Detec
                 ConfigError(f"models[{i}].app_name", model.app_name, clash, context=f"app {model.app_name!r}")
             )
         names.setdefault(name, f"models[{i}] ({model.app_name})")
+    mistakes += _hosts(cfg, found, backends)
     raise_all(mistakes)
     return found
+
+
+def _hosts(
+    cfg: StackConfig, found: Mapping[str, Plan], backends: Mapping[str, type[Backend]]
+) -> list[ConfigError]:
+    """Every host a backend derives, checked against RFC 1123 (253 chars, 63 a label) before anything
+    exists: KServe's `<app>.<namespace>.<domain>`, Seldon's `<app>.<seldon.host_prefix>.<domain>`, a shared
+    server's `<server>.<host_prefix>.<domain>` (the config checks `<app>.<host_prefix>.<domain>` itself)."""
+    mistakes: list[ConfigError] = []
+    servers = {server.name: j for j, server in enumerate(getattr(cfg, "servers", ()))}
+    told: set[str] = set()
+    for i, model in enumerate(cfg.models):
+        plan = found.get(model.app_name)
+        if plan is None:
+            continue
+        host = backends[plan.backend].urls(cfg, model, plan).host
+        if host == cfg.istio.host(model.app_name) or is_host(host) or host in told:
+            continue
+        told.add(host)
+        server = getattr(model, "server", None)
+        key, value = (
+            (f"servers[{servers[server]}].name", server)
+            if server in servers
+            else (f"models[{i}].app_name", model.app_name)
+        )
+        fits = f"a name short enough for its host {host[:40]}... ({len(host)} chars) to fit {MAX_HOST}"
+        mistakes.append(ConfigError(key, value, fits, context="" if server else f"app {model.app_name!r}"))
+    return mistakes
 
 
 def _auto_order(backends: Mapping[str, type[Backend]]) -> list[str]:
@@ -76,7 +105,7 @@ def _auto_order(backends: Mapping[str, type[Backend]]) -> list[str]:
     return [name for _, name in sorted(ranked)]
 
 
-def _plan(i: int, model: ModelConfig, backends: Mapping[str, type[Backend]], detect: Detect) -> Plan:
+def plan_entry(i: int, model: ModelConfig, backends: Mapping[str, type[Backend]], detect: Detect) -> Plan:
     def refuse(key: str, value: Any, allowed: str) -> ConfigError:
         return ConfigError(f"models[{i}].{key}", value, allowed, context=f"app {model.app_name!r}")
 

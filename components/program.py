@@ -99,10 +99,45 @@ def prepare(
             planned = plans(cfg, registry(), detect or store_detector(cfg))
         except ConfigError as err:
             mistakes += err.errors
+    else:
+        # The entries that are valid on their own are planned all the same, so a backend or detection
+        # mistake is reported in the same run as the config's own.
+        mistakes += _entry_plans(raw, secrets, detect, {e.key.split(".", 1)[0] for e in mistakes})
     raise_all(mistakes)
     assert cfg is not None
     lines = (*cfg.warnings, *notices(cfg, planned, registry()))
     return Prepared(cfg, planned, workflow, f"{project}/{stack}", lines)
+
+
+def _entry_plans(
+    raw: Mapping[str, Any], secrets: Mapping[str, Any] | None, detect: Detect | None, refused: set[str]
+) -> list[ConfigError]:
+    """The planning mistakes of the model entries that are valid on their own and were refused for
+    nothing else (`refused`: the first segments of the keys already named, such as `models[2]`)."""
+    from components.config import SCHEMA
+    from components.config.stack import valid_entries
+    from components.planning import plan_entry
+
+    storage, entries = valid_entries(SCHEMA.stack, raw, secrets)
+    plain = {k: v for k, v in (secrets or {}).items() if isinstance(v, str)}
+    if detect is None and storage is not None:
+        detect = serving_store_detector(storage, plain)
+    found: list[ConfigError] = []
+    for i, model in entries:
+        if f"models[{i}]" in refused:
+            continue
+        try:
+            plan_entry(i, model, registry(), detect or _no_detection)
+        except ConfigError as err:
+            found += err.errors
+    return found
+
+
+def _no_detection(url: str) -> tuple[str, str]:
+    """Detection when the storage settings are themselves wrong: the model cannot be read."""
+    from modelstore.errors import StoreError
+
+    raise StoreError("the storage settings are invalid (see above)")
 
 
 def run() -> None:

@@ -20,7 +20,7 @@ from components.config.entries import ModelCheck, ModelWarning, StackCheck
 from components.config.sections import StorageConfig
 from components.route import virtual_service
 from kernel.backends import Upstream
-from kernel.names import DNS_LABEL
+from kernel.names import DNS_SUBDOMAIN, MAX_HOST
 
 if TYPE_CHECKING:
     from components.config import ModelConfig, StackConfig
@@ -200,8 +200,12 @@ class Backend(pulumi.ComponentResource):
             for key, why in cls.IGNORES.items()
             if key in model.model_fields_set
         ]
-        if getattr(model, "runtime", None) is not None and not DNS_LABEL.fullmatch(model.runtime):
-            found.append(("runtime", model.runtime, "a ServingRuntime name (a DNS label)"))
+        runtime = getattr(model, "runtime", None)
+        # A ServingRuntime is named like most Kubernetes objects: a DNS subdomain (ModelMesh's built-in
+        # runtimes are ovms-1.x, triton-2.x, mlserver-1.x).
+        if runtime is not None and not (len(runtime) <= MAX_HOST and DNS_SUBDOMAIN.fullmatch(runtime)):
+            subdomain = "a ServingRuntime name (a lowercase DNS subdomain, e.g. triton-2.x)"
+            found.append(("runtime", runtime, subdomain))
         if cls.LETTER_FIRST and not model.app_name[:1].isalpha():
             found.append((
                 "app_name",

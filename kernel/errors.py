@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kernel.credentials import looks_secret, without_userinfo
 from kernel.names import NAMESPACE
 
 
@@ -15,6 +16,17 @@ def printable(text: str) -> str:
     """Text with its unprintable characters escaped: a key the user wrote may hold a line separator
     (\x1c, \u2028, ...), and each mistake must stay one line of the report."""
     return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def shown(key: str, value: Any) -> str:
+    """A value as a mistake shows it: cut to 120 chars, with URLs' user info masked, and not at all under a
+    key that names a credential (a secret written under a wrong key is still a secret)."""
+    if value is None:
+        return "nothing"
+    if looks_secret(key):
+        return "<hidden>"
+    text = without_userinfo(repr(value))
+    return text if len(text) <= 120 else text[:117] + "..."
 
 
 class ConfigError(ValueError):
@@ -25,14 +37,7 @@ class ConfigError(ValueError):
         self.value = value
         self.allowed = allowed
         where = f"{NAMESPACE}:{printable(key)}" + (f" ({printable(context)})" if context else "")
-        shown = (
-            "nothing"
-            if value is None
-            else repr(value)
-            if len(repr(value)) <= 120
-            else repr(value)[:117] + "..."
-        )
-        super().__init__(f"{where}: got {shown}; allowed: {printable(allowed)}")
+        super().__init__(f"{where}: got {shown(key, value)}; allowed: {printable(allowed)}")
 
     @property
     def errors(self) -> list[ConfigError]:

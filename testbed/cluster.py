@@ -174,9 +174,10 @@ def _die_with_parent() -> None:
 class _Starter:
     """Starts the cluster's processes, recording each one in the state file as soon as it runs."""
 
-    def __init__(self, root: Path, bin_dir: Path, owned: bool) -> None:
+    def __init__(self, root: Path, bin_dir: Path, owned: bool, found: dict[str, Any]) -> None:
         self.root, self.bin_dir, self.owned = root, bin_dir, owned
-        self.state: dict[str, Any] = {"processes": []}
+        # What the folder held before `up` (and whether `up` made it): `down` removes everything else.
+        self.state: dict[str, Any] = {"processes": [], **found}
 
     def save(self) -> None:
         (self.root / STATE_FILE).write_text(json.dumps(self.state, indent=2), encoding="utf-8")
@@ -247,9 +248,13 @@ def up(root: Path, bin_dir: Path, *, owned: bool = False, stand_ins: bool = Fals
         raise TestbedError(
             f"{root} already holds a test bed: run `python -m testbed down --dir {root}` first"
         )
+    found = {
+        "created": not root.exists(),
+        "preexisting": sorted(p.name for p in root.iterdir()) if root.exists() else [],
+    }
     for attempt in range(1, PORT_ATTEMPTS + 1):
         (root / "logs").mkdir(parents=True, exist_ok=True)
-        starter = _Starter(root, bin_dir, owned)
+        starter = _Starter(root, bin_dir, owned, found)
         try:
             return _up(starter, stand_ins)
         except TestbedError as err:
@@ -415,23 +420,22 @@ def down(root: Path) -> list[str]:
         # process whose command line names this folder is ours.
         if _ours(entry["pid"], root) and _stop(entry["pid"]):
             stopped.append(entry["name"])
-    written = [
-        "etcd",
-        "certs",
-        "kubeconfig",
-        "tokens.csv",
-        "service-account.key",
-        "audit-policy.yaml",
-        "kubelet-certs",
-        "kubelet-faults.json",
-    ]
-    written += [f"{user}.kubeconfig" for user in USERS]
-    for name in (*written, STATE_FILE):
-        path = root / name
-        if path.is_dir():
+    # Everything the test bed wrote goes (data, logs, kubeconfigs, try-local's stack state and plugins);
+    # what the folder held before `up` stays, and a folder `up` made is removed once empty.
+    if "preexisting" in state:
+        keep = set(state["preexisting"])
+    else:  # a state file written before `up` recorded the folder: remove only what it is known to write
+        known = {"etcd", "certs", "logs", "kubeconfig", "tokens.csv", "service-account.key", STATE_FILE}
+        keep = {path.name for path in root.iterdir()} - known - {f"{user}.kubeconfig" for user in USERS}
+    for path in root.iterdir():
+        if path.name in keep:
+            continue
+        if path.is_dir() and not path.is_symlink():
             subprocess.run(["rm", "-rf", str(path)], check=False)
-        elif path.exists():
-            path.unlink()
+        else:
+            path.unlink(missing_ok=True)
+    if state.get("created") and not any(root.iterdir()):
+        root.rmdir()
     return stopped
 
 

@@ -205,8 +205,27 @@ def test_auto_puts_ir_and_onnx_on_ovms_and_the_rest_on_kserve_and_says_why() -> 
         ),
         (
             {"backend": "kserve", "format": "sklearn", "prediction_type": "classify"},
-            "fuseml-serving:models[0].prediction_type (app 'm'): got 'classify'; allowed: predict on runtime "
-            "kserve-sklearnserver with the v1 protocol (v2 has no verbs)",
+            "fuseml-serving:models[0].prediction_type (app 'm'): got 'classify'; allowed: predict: the v1 "
+            "API of runtime kserve-sklearnserver answers no other verb",
+        ),
+        (
+            # The default verb written out on a v2 runtime: refused without contradicting itself.
+            {"backend": "kserve", "format": "mlflow", "prediction_type": "predict"},
+            "fuseml-serving:models[0].prediction_type (app 'm'): got 'predict'; allowed: no prediction_type "
+            "key: runtime kserve-mlserver serves this model on the v2 protocol, whose URLs have no verb",
+        ),
+        (
+            # KServe's controller refuses a named runtime that does not list the model's format.
+            {"backend": "kserve", "format": "onnx", "runtime": "kserve-sklearnserver"},
+            "fuseml-serving:models[0].runtime (app 'm'): got 'kserve-sklearnserver'; allowed: a runtime that "
+            "serves onnx models (kserve-openvino, kserve-tritonserver): KServe refuses kserve-sklearnserver "
+            "for them (it serves sklearn)",
+        ),
+        (
+            {"backend": "modelmesh", "format": "onnx", "runtime": "mlserver-1.x"},
+            "fuseml-serving:models[0].runtime (app 'm'): got 'mlserver-1.x'; allowed: a runtime that serves "
+            "onnx models (ovms-1.x, triton-2.x): ModelMesh places no onnx model on mlserver-1.x (it serves "
+            "sklearn, xgboost, lightgbm)",
         ),
         (
             {"backend": "seldon", "format": "onnx", "runtime": "TRITON"},
@@ -233,6 +252,15 @@ def test_auto_puts_ir_and_onnx_on_ovms_and_the_rest_on_kserve_and_says_why() -> 
 )
 def test_a_backend_refuses_what_it_cannot_serve_naming_both(entry: dict[str, Any], message: str) -> None:
     assert refused({"app_name": "m", "model": "s3://b/m", **entry}) == message
+
+
+def test_modelmesh_takes_its_built_in_runtimes_by_their_dotted_names() -> None:
+    """ModelMesh's built-in ServingRuntimes are named with dots (modelmesh-serving v0.12.0 config/runtimes:
+    ovms-1.x, triton-2.x, mlserver-1.x): a ServingRuntime name is a DNS subdomain, not a label."""
+    result = plan_models({"app_name": "m", "model": "s3://b/m", "backend": "modelmesh", "format": "onnx",
+                          "runtime": "triton-2.x"})  # fmt: skip
+    (service,) = result.of_type(INFERENCE_SERVICE)
+    assert service.inputs["spec"]["predictor"]["model"]["runtime"] == "triton-2.x"
 
 
 def test_a_seldon_server_named_by_runtime_is_taken() -> None:
@@ -454,3 +482,67 @@ def test_auto_reads_the_mlmodel_from_the_store_with_the_stacks_credentials(minio
     )
     assert message.startswith("fuseml-serving:models[0].format (app 'iris'): got 'auto'; allowed: a format")
     assert "could not be read" in message and "set `format`" in message and "Wr0ng-Secret" not in message
+
+
+def test_every_host_a_backend_derives_is_checked_against_253_before_anything_exists() -> None:
+    """KServe's `<app>.<namespace>.<domain>`, Seldon's `<app>.<seldon.host_prefix>.<domain>` and a shared
+    server's `<server>.<host_prefix>.<domain>` (RFC 1123: 253 chars), each named by the key that makes it."""
+    domain = ".".join(["d" * 60] * 3)
+    app = {"app_name": "m" * 10, "model": "s3://b/m"}
+    kserve = refused(
+        {**app, "backend": "kserve", "format": "sklearn"}, namespace="n" * 63, istio={"domain": domain}
+    )
+    assert kserve.startswith(
+        f"fuseml-serving:models[0].app_name (app '{'m' * 10}'): got 'mmmmmmmmmm'; allowed: "
+    )
+    assert kserve.endswith("(257 chars) to fit 253")
+    seldon = refused(
+        {**app, "backend": "seldon", "format": "sklearn"},
+        seldon={"host_prefix": "s" * 63},
+        istio={"domain": domain},
+    )
+    assert seldon.startswith("fuseml-serving:models[0].app_name") and seldon.endswith(
+        "(257 chars) to fit 253"
+    )
+    wide = ".".join(["d" * 50] * 4)
+    shared = refused(
+        {"app_name": "a", "model": "s3://b/a", "server": "v" * 48},
+        servers=[{"name": "v" * 48}],
+        istio={"domain": wide},
+    )
+    (line,) = shared.splitlines()
+    assert line.startswith(f"fuseml-serving:servers[0].name: got '{'v' * 48}'; allowed: a name short enough")
+    assert line.endswith("(257 chars) to fit 253")
+    # The same names fit a shorter domain.
+    assert plan_models({**app, "backend": "kserve", "format": "sklearn"}, namespace="n" * 63).resources
+
+
+def test_config_backend_detection_and_workflow_mistakes_are_reported_in_one_run() -> None:
+    """A config mistake does not hide the planning mistakes of the entries that are valid on their own, nor
+    the workflow label's: one run names every one of them."""
+    from components.program import prepare
+    from modelstore.errors import StoreError
+
+    def unreadable(url: str) -> tuple[str, str]:
+        raise StoreError(f"no such folder {url}")
+
+    raw = {
+        **BASE,
+        "fuseml": {"url": "http://fuseml.example"},
+        "namespace": "Not_A_Namespace",
+        "models": [
+            {"app_name": "a", "model": "s3://b/a", "backend": "kserve", "format": "onnx", "nireq": 2},
+            {"app_name": "b", "model": "s3://b/b", "backend": "kserve"},
+            {"app_name": "c", "model": "s3://b/c", "replicas": 0},
+        ],
+    }
+    with pytest.raises(ConfigError) as caught:
+        prepare(raw, SECRETS, project="fuseml-serving", stack="x" * 60, detect=unreadable)
+    keys = [line.split(" ")[0].split(":")[1] for line in str(caught.value).splitlines()]
+    assert keys == [
+        "namespace",
+        "models[2].replicas",
+        "fuseml.workflow",
+        "models[0].nireq",
+        "models[1].format",
+    ]

@@ -636,3 +636,27 @@ def test_ovms_image_defaults_are_the_newest_release_what_drives_it_can_run() -> 
     pinned = parse(raw(model(), kserve={"openvino_image_tag": "2025.1"}))
     assert pinned.kserve.openvino_image_tag == "2025.1"
     assert "a release up to 2026.2" in error(raw(model(ovms_image_tag="2026.3")))
+
+
+@pytest.mark.parametrize(
+    ("config", "key", "secret"),
+    [
+        ({"fuseml": {"url": "http://bob:hunter2@fuseml.example"}}, "fuseml.url", "hunter2"),
+        ({"models": [model(model="s3://AKIAEXAMPLE:wJalrXUtn@bucket/m")]}, "models[0].model", "wJalrXUtn"),
+        (
+            {"operator": {"manifests": "https://ghp_tok3n:x@github.com/o/r/tree/v1.2.0/config/default"}},
+            "operator.manifests",
+            "ghp_tok3n",
+        ),
+        # A secret written under a key the program does not know is still a secret.
+        ({"aws_secret_acess_key": "wJalrXUtnFEMI"}, "aws_secret_acess_key", "wJalrXUtnFEMI"),
+        ({"fuseml": {"token": "t0k3n-value"}}, "fuseml.token", "t0k3n-value"),
+    ],
+)
+def test_no_credential_in_a_url_or_under_a_secret_looking_key_is_taken_or_echoed(
+    config: dict[str, Any], key: str, secret: str
+) -> None:
+    message = error({**raw(model()), **config})
+    (line,) = [line for line in message.splitlines() if line.startswith(f"fuseml-serving:{key}")]
+    assert secret not in message
+    assert "no user or password in it" in line or "got <hidden>" in line

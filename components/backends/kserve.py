@@ -70,16 +70,28 @@ MODEL_FORMATS = {
     "pytorch": "mlflow",
     "mlflow": "mlflow",
 }
-#: The protocols each runtime speaks (protocolVersions of kserve v0.20.0 config/runtimes/kserve-*.yaml).
-PROTOCOLS = {
-    OPENVINO_RUNTIME: ("v1", "v2"),
-    "kserve-tensorflow-serving": ("v1",),
-    "kserve-sklearnserver": ("v1", "v2"),
-    "kserve-xgbserver": ("v1", "v2"),
-    "kserve-lgbserver": ("v1", "v2"),
-    "kserve-mlserver": ("v2",),
-    "kserve-tritonserver": ("v2",),
+#: KServe's shipped ClusterServingRuntimes: the modelFormat names each supports and the REST protocols it
+#: speaks (kserve v0.20.0 config/runtimes/kserve-*.yaml, supportedModelFormats and protocolVersions). The
+#: controller refuses an InferenceService whose named runtime does not list its modelFormat ("Specified
+#: runtime does not support specified framework/version", pkg/controller/v1beta1/inferenceservice/
+#: components/predictor.go reconcileModel), after the objects exist: the plan refuses it first.
+RUNTIMES: dict[str, tuple[frozenset[str], tuple[str, ...]]] = {
+    OPENVINO_RUNTIME: (frozenset({"openvino", "onnx", "tensorflow", "huggingface"}), ("v1", "v2")),
+    "kserve-tensorflow-serving": (frozenset({"tensorflow"}), ("v1",)),
+    "kserve-sklearnserver": (frozenset({"sklearn"}), ("v1", "v2")),
+    "kserve-xgbserver": (frozenset({"xgboost"}), ("v1", "v2")),
+    "kserve-lgbserver": (frozenset({"lightgbm"}), ("v1", "v2")),
+    "kserve-mlserver": (frozenset({"sklearn", "xgboost", "lightgbm", "mlflow"}), ("v2",)),
+    "kserve-tritonserver": (frozenset({"tensorrt", "tensorflow", "onnx", "pytorch", "triton"}), ("v2",)),
+    "kserve-torchserve": (frozenset({"pytorch"}), ("v1", "v2")),
+    "kserve-predictiveserver": (frozenset({"sklearn", "xgboost", "lightgbm"}), ("v1", "v2")),
+    "kserve-pmmlserver": (frozenset({"pmml"}), ("v1", "v2")),
+    "kserve-paddleserver": (frozenset({"paddle"}), ("v1", "v2")),
+    "kserve-autogluonserver": (frozenset({"autogluon"}), ("v1", "v2")),
+    "kserve-huggingfaceserver": (frozenset({"huggingface"}), ("v1", "v2")),
 }
+#: The protocols each runtime speaks, from RUNTIMES.
+PROTOCOLS = {name: protocols for name, (_, protocols) in RUNTIMES.items()}
 #: The v1 verbs beyond :predict: TensorFlow Serving's classify and regress APIs; KServe's own Python
 #: servers answer :predict (and :explain) only (kserve python/kserve/kserve/protocol/rest/v1_endpoints.py).
 VERBS = {"kserve-tensorflow-serving": ("predict", "classify", "regress")}
@@ -152,15 +164,31 @@ class KServeModel(Backend):
                 model.protocol_version,
                 f"one of {', '.join(offered)}: runtime {plan.runtime} speaks no other",
             ))  # fmt: skip
-        verbs = VERBS.get(plan.runtime, ("predict",))
-        if "prediction_type" in model.model_fields_set and (
-            cls.protocol(model, plan) != "v1" or model.prediction_type not in verbs
-        ):
+        served = RUNTIMES.get(plan.runtime, (None, ()))[0]
+        wanted = MODEL_FORMATS.get(plan.format)
+        if served is not None and wanted is not None and wanted not in served:
+            others = [name for name, (formats, _) in RUNTIMES.items() if wanted in formats]
             found.append((
-                "prediction_type",
-                model.prediction_type,
-                f"{' or '.join(verbs)} on runtime {plan.runtime} with the v1 protocol (v2 has no verbs)",
+                "runtime",
+                plan.runtime,
+                f"a runtime that serves {wanted} models ({', '.join(others)}): KServe refuses "
+                f"{plan.runtime} for them (it serves {', '.join(sorted(served))})",
             ))  # fmt: skip
+        verbs = VERBS.get(plan.runtime, ("predict",))
+        if "prediction_type" in model.model_fields_set:
+            if cls.protocol(model, plan) != "v1":
+                found.append((
+                    "prediction_type",
+                    model.prediction_type,
+                    f"no prediction_type key: runtime {plan.runtime} serves this model on the v2 protocol, "
+                    "whose URLs have no verb",
+                ))  # fmt: skip
+            elif model.prediction_type not in verbs:
+                found.append((
+                    "prediction_type",
+                    model.prediction_type,
+                    f"{' or '.join(verbs)}: the v1 API of runtime {plan.runtime} answers no other verb",
+                ))  # fmt: skip
         return found
 
     @classmethod

@@ -9,6 +9,7 @@ namespace's `storage-config` Secret, one JSON entry per storage key (seed 001, "
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,6 +31,20 @@ STORAGE_SECRET = "storage-config"
 #: Runtimes whose protocolVersions are grpc-v1 only (modelmesh-builtin-runtimes/ovms-1.x.yaml): ModelMesh
 #: adds the REST proxy's v2 only for grpc-v2 runtimes (modelmesh-serving controllers model_type_labels.go).
 GRPC_V1_ONLY = ("ovms-1.x",)
+#: The built-in runtimes and the modelFormat names each supports (modelmesh-serving v0.12.0
+#: config/runtimes/*.yaml, supportedModelFormats): ModelMesh places a model only on a runtime that lists
+#: its format, so a named runtime that does not is refused before anything exists.
+RUNTIME_FORMATS = {
+    "ovms-1.x": frozenset({"openvino_ir", "onnx"}),
+    "triton-2.x": frozenset(
+        {"keras", "onnx", "pytorch", "tensorflow", "tensorrt", "sklearn", "xgboost", "lightgbm"}
+    ),
+    "mlserver-1.x": frozenset({"sklearn", "xgboost", "lightgbm"}),
+    "torchserve-0.x": frozenset({"pytorch-mar"}),
+}
+#: A Secret's data key (k8s.io/apimachinery pkg/util/validation IsConfigMapKey): at most 253 of these.
+SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+SECRET_KEY_MAX = 253
 #: Our format word -> the modelFormat name the built-in runtimes declare (modelmesh-builtin-runtimes).
 MODEL_FORMATS = {
     "openvino": "openvino_ir",
@@ -77,6 +92,30 @@ class ModelMeshModel(Backend):
         return model.app_name
 
     @classmethod
+    def refusals(cls, model: Any, plan: Plan) -> list[tuple[str, Any, str]]:
+        found = super().refusals(model, plan)
+        wanted = MODEL_FORMATS.get(plan.format)
+        served = RUNTIME_FORMATS.get(plan.runtime)
+        if served is not None and wanted is not None and wanted not in served:
+            others = [name for name, formats in RUNTIME_FORMATS.items() if wanted in formats]
+            found.append((
+                "runtime",
+                plan.runtime,
+                f"a runtime that serves {wanted} models ({', '.join(others)}): ModelMesh places no {wanted} "
+                f"model on {plan.runtime} (it serves {', '.join(sorted(served, key=_declared))})",
+            ))  # fmt: skip
+        key = storage_key(bucket_of(model.model))
+        if len(key) > SECRET_KEY_MAX or not SECRET_KEY.fullmatch(key):
+            found.append((
+                "model",
+                model.model,
+                "an s3:// URL whose bucket makes a storage-config key of letters, digits, '-', '_' and "
+                f"'.' (at most {SECRET_KEY_MAX}): ModelMesh reads the bucket's keys from the Secret entry "
+                f"{key!r}",
+            ))  # fmt: skip
+        return found
+
+    @classmethod
     def route(cls, plan: Plan) -> tuple[str, int] | None:
         # The REST proxy translates to the v2 gRPC API only: a grpc-v1 runtime has no REST to route to.
         return cls.ROUTE if plan.runtime not in GRPC_V1_ONLY else None
@@ -111,7 +150,7 @@ class ModelMeshModel(Backend):
 
     def objects(self, name: str, args: BackendArgs) -> list[pulumi.Resource]:
         model = args["model"]
-        bucket, _, path = model.model.removeprefix("s3://").partition("/")
+        bucket, path = bucket_of(model.model), model.model.removeprefix("s3://").partition("/")[2]
         served = {
             "modelFormat": {"name": MODEL_FORMATS[args["plan"].format]},
             "runtime": args["plan"].runtime,
@@ -122,6 +161,17 @@ class ModelMeshModel(Backend):
                 name, args, API_VERSION, {"predictor": {"model": served}}, annotations=dict(DEPLOYMENT_MODE)
             )
         ]
+
+
+def _declared(name: str) -> int:
+    """A runtime's formats in the order its YAML declares them, for messages."""
+    order = ("openvino_ir", "keras", "onnx", "pytorch", "tensorflow", "tensorrt", "sklearn", "xgboost")
+    return order.index(name) if name in order else len(order) + ("lightgbm", "pytorch-mar").index(name)
+
+
+def bucket_of(url: str) -> str:
+    """The bucket of an s3:// model URL."""
+    return url.removeprefix("s3://").partition("/")[0]
 
 
 def storage_key(bucket: str) -> str:
@@ -140,7 +190,7 @@ def storage_config(
 
     Each entry is JSON holding the keys, built from the secret Outputs, so it stays a secret end to end.
     """
-    buckets = sorted({m.model.removeprefix("s3://").partition("/")[0] for m in models})
+    buckets = sorted({bucket_of(m.model) for m in models})
     keys = pulumi.Output.all(credentials["aws_access_key_id"], credentials["aws_secret_access_key"])
     data = {
         storage_key(bucket): keys.apply(lambda k, b=bucket: _entry(b, k, cfg.storage)) for bucket in buckets

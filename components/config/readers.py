@@ -17,6 +17,7 @@ import yaml
 from pydantic import BeforeValidator
 
 from components.config.errors import Refusal, raise_refusals
+from kernel.credentials import has_userinfo
 from kernel.names import (
     DNS_LABEL,
     DNS_SUBDOMAIN,
@@ -193,10 +194,17 @@ def gateway_ref(gateway: str, namespace: str) -> tuple[str, str]:
     return other or namespace, name
 
 
+#: Said of a URL that carries a user and password: they would sit in plain text in the stack's config, its
+#: state and (for FuseML) the Application's inputs.
+NO_USERINFO = "no user or password in it (credentials belong in secrets, never in a URL)"
+
+
 def _url(value: Any) -> str:
     text = _text(value)
-    if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", text):
-        raise Refusal(value, "the FuseML server URL (http[s]://...)")
+    if has_userinfo(text):
+        raise Refusal(value, f"the FuseML server URL (http[s]://host[:port][/path]), {NO_USERINFO}")
+    if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", text):
+        raise Refusal(value, "the FuseML server URL (http[s]://host[:port][/path], no query or fragment)")
     return text
 
 
@@ -236,6 +244,8 @@ def _model_url(value: Any) -> str:
     if text.startswith("/") and "://" not in text:
         return text
     scheme, sep, rest = text.partition("://")
+    if has_userinfo(text):
+        raise Refusal(value, f"{allowed}, {NO_USERINFO}: the store's keys are the secret config keys")
     if scheme.lower() == "azure":
         raise Refusal(value, f"{allowed}: OVMS reads Azure Blob Storage as az:// (write az://{rest})")
     if (

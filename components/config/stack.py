@@ -246,11 +246,7 @@ def validate_stack(
         ConfigError(key, "<hidden>", f"a secret: pulumi config set --secret {NAMESPACE}:{key}")
         for key in plain
     ]
-    context: dict[str, Any] = {"secrets": secrets, "gcp": gcp or {}}
-    for name, section_model in (("storage", StorageConfig), ("istio", IstioConfig)):
-        # What every model entry is checked against; a mistake in it is reported by the whole pass below.
-        with contextlib.suppress(ValidationError):
-            context[name] = section_model.model_validate(raw.get(name))
+    context = _context_of(raw, secrets, gcp)
     stack = None
     try:
         stack = stack_model.model_validate({k: v for k, v in raw.items() if k not in plain}, context=context)
@@ -263,6 +259,38 @@ def validate_stack(
         warning for i, model in enumerate(stack.models) for warning in _warnings_of(i, model)  # type: ignore[attr-defined]
     )
     return stack
+
+
+def _context_of(
+    raw: Mapping[str, Any], secrets: Mapping[str, Any], gcp: Mapping[str, str | None] | None
+) -> dict[str, Any]:
+    """What every model entry is checked against: the storage and istio sections when each is valid alone
+    (a mistake in one is reported by the whole pass), the secrets and the GCP provider's config."""
+    context: dict[str, Any] = {"secrets": secrets, "gcp": gcp or {}}
+    for name, section_model in (("storage", StorageConfig), ("istio", IstioConfig)):
+        with contextlib.suppress(ValidationError):
+            context[name] = section_model.model_validate(raw.get(name))
+    return context
+
+
+def valid_entries(
+    stack_model: type[StackBase], raw: Mapping[str, Any], secrets: Mapping[str, Any] | None = None
+) -> tuple[StorageConfig | None, list[tuple[int, ModelBase]]]:
+    """(the storage section if valid, the model entries that are valid on their own, with their index):
+    what can still be planned when another part of the stack is wrong, so its mistakes are reported in the
+    same run."""
+    secrets = {k: v for k, v in (secrets or {}).items() if v is not None}
+    context = _context_of(raw, secrets, None)
+    model = stack_model.model_fields["models"].annotation.__args__[0]  # list[ModelConfig]
+    try:
+        entries = _entries(raw.get("models"))
+    except Refusal:
+        return context.get("storage"), []
+    found = []
+    for i, entry in enumerate(entries):
+        with contextlib.suppress(ValidationError, Refusal):
+            found.append((i, model.model_validate(entry, context=context)))
+    return context.get("storage"), found
 
 
 def _warnings_of(i: int, model: ModelBase) -> list[str]:

@@ -21,6 +21,7 @@ from components.config.entries import Served
 from components.config.errors import Refusal
 from components.config.quantities import DEFAULT_RESOURCES, ExtraLimits, Resources, resolved_resources
 from components.config.readers import (
+    NO_USERINFO,
     VERSION,
     _app_name,
     _bool,
@@ -34,6 +35,7 @@ from components.config.readers import (
     _text,
 )
 from kernel.backends import OVMS_NEWEST_RUNNABLE, OVMS_RELEASE
+from kernel.credentials import has_userinfo
 from kernel.names import DNS_LABEL, RESOURCE_PREFIX
 
 LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "WARNING", "ERROR")
@@ -60,6 +62,8 @@ def _manifests(value: Any) -> str:
     """A kustomize folder: a local directory that exists, or a git URL in the form pulumi-kubernetes reads."""
     source = _text(value)
     if "://" in source:
+        if has_userinfo(source):
+            raise Refusal(value, f"a git URL of the operator's manifests with {NO_USERINFO}")
         if not _GIT_TREE_URL.fullmatch(source):
             raise Refusal(
                 source,
