@@ -115,8 +115,9 @@ def test_second_up_changes_nothing_and_writes_nothing(deployed: Deployed) -> Non
 
 
 def state(deployed: Deployed) -> dict[str, dict[str, Any]]:
-    """The stack's resources as its exported state holds them, by URN."""
-    exported = json.loads(deployed.engine.run("stack", "export", "--stack", STACK).stdout)
+    """The stack's resources as its exported state holds them, by URN, secrets decrypted (each write of
+    the state encrypts them anew, so only their plain values compare)."""
+    exported = json.loads(deployed.engine.run("stack", "export", "--stack", STACK, "--show-secrets").stdout)
     return {r["urn"]: r for r in exported["deployment"]["resources"]}
 
 
