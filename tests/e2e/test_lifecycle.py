@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 
-from components.backends.ovms import REST_PORT
 from testbed.cluster import Cluster
 from testbed.engine import Engine
 from tests.e2e import stacks
@@ -99,7 +98,8 @@ def test_up_creates_what_the_plan_says(deployed: Deployed) -> None:
         destination = route["spec"]["http"][0]["route"][0]["destination"]
         assert destination == {
             "host": f"{name}.{deployed.namespace}.svc.cluster.local",
-            "port": {"number": REST_PORT},
+            # OVMS's REST port as FuseML's ovms extension routes it (ovms-virtualservice.yaml, rest_port).
+            "port": {"number": 8081},
         }
     assert sorted(deployed.fuseml.store) == ["mnist", "resnet"]
     urls = stacks.outputs(deployed.engine, STACK)["prediction_urls"]
