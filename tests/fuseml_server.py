@@ -73,6 +73,10 @@ def goa_error(name: str, message: str, *, fault: bool = False) -> dict:
     }
 
 
+#: The longest a held request waits for its barrier: a forgotten barrier must not hang a server thread.
+HOLD_LIMIT_S = 300.0
+
+
 @dataclass
 class Fault:
     """One injected misbehaviour; `times=None` repeats it forever."""
@@ -81,6 +85,9 @@ class Fault:
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     delay_s: float = 0.0
+    #: Answer only once this is set (at most HOLD_LIMIT_S): a barrier the test opens, for a client held
+    #: mid-call for exactly as long as the test needs, not for a guessed time.
+    hold: threading.Event | None = None
     as_yaml: bool = False
     times: int | None = 1
     method: str | None = None
@@ -249,6 +256,8 @@ class _Handler(BaseHTTPRequestHandler):
         fault = state._take_fault(method)
         if fault and fault.delay_s:
             time.sleep(fault.delay_s)
+        if fault and fault.hold is not None:
+            fault.hold.wait(HOLD_LIMIT_S)
         if fault and fault.status is not None:
             status, payload = fault.status, fault.body
         else:

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import yaml
 
+from offline.plan import stacks
+
 ROOT = Path(__file__).resolve().parents[1]
 #: Stand-ins for what `pulumi config set --secret` writes; the planner and the review never decrypt them.
 CIPHERTEXTS = ("AAABAReviewCiphertextAccessKeyId0000", "AAABAReviewCiphertextSecretKey000000")
@@ -26,3 +28,12 @@ def configured(stack: str, root: Path) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     (root / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
     return root
+
+
+def shipped() -> list[str]:
+    """The shipped stacks, for a test parametrised over them: never empty, since pytest turns an empty
+    parameter list into one skipped test, which would pass every such test without checking a stack."""
+    found = list(stacks(ROOT))
+    if not found:
+        raise AssertionError(f"no Pulumi.<stack>.yaml in {ROOT}: no shipped stack to check")
+    return found

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from components.backends.ovms import ModelServer
+from components.backends.ovms import spec as ovms_spec
 from components.config import (
     DEFAULTS,
     MODEL_DEFAULTS,
@@ -95,32 +96,97 @@ def test_fuseml_step_strings_are_accepted() -> None:
     assert m.prediction_type == "classify" and m.adopt is False
 
 
-@pytest.mark.parametrize(
-    ("entry", "value_shown", "allowed"),
-    [
-        ({"shape": "(1,3,224,224)"}, None, None),
-        ({"shape": "auto"}, None, None),
-        ({"shape": {"in1": "(1,3,224,224)", "in2": "(1, 3, 50, 50)"}}, None, None),
-        ({"layout": "NCHW:NHWC"}, None, None),
-        ({"layout": {"input": "NHWC"}}, None, None),
-        ({"target_device": "MULTI:NPU,CPU"}, None, None),
-        ({"target_device": "hetero:GPU,CPU", "ovms_image_tag": "2024.0-gpu"}, None, None),
-        ({"target_device": "AUTO:GPU.0,CPU", "ovms_image_tag": "2025.1-gpu"}, None, None),
-        ({"target_device": "GPU.1", "ovms_image_tag": "2026.2-gpu"}, None, None),
-        ({"target_device": "AUTO"}, None, None),
-        ({"batch_size": -1}, None, None),
-        ({"batch_size": "1:8"}, None, None),
-        ({"model": "azfs://share/model"}, None, None),
-        ({"model_version_policy": {"specific": {"versions": [1, 3]}}}, None, None),
-        ({"model_version_policy": {"all": {}}}, None, None),
-        ({"batch_size": 16}, None, None),
-        ({"model": "s3://bucket/model"}, None, None),
-        ({"model": "az://container/model"}, None, None),
-    ],
-)
-def test_accepted_forms(entry: dict[str, Any], value_shown: Any, allowed: Any) -> None:
+#: The ModelServer settings an accepted entry gives (what `pulumi up` writes into the CR): a value in the
+#: CRD's types (JSON text for objects, a string for batch_size and shape), the device word upper-cased,
+#: the storage type the operator reads for the URL's scheme (intel.com_model_servers.yaml: "google",
+#: "S3", "azure").
+ACCEPTED = [
+    ({"shape": "(1,3,224,224)"}, {"models_settings": {"shape": "(1,3,224,224)"}}),
+    ({"shape": "auto"}, {"models_settings": {"shape": "auto"}}),
+    (
+        {"shape": {"in1": "(1,3,224,224)", "in2": "(1, 3, 50, 50)"}},
+        {"models_settings": {"shape": '{"in1":"(1,3,224,224)","in2":"(1,3,50,50)"}'}},
+    ),
+    ({"layout": "NCHW:NHWC"}, {"models_settings": {"layout": "NCHW:NHWC"}}),
+    ({"layout": {"input": "NHWC"}}, {"models_settings": {"layout": '{"input":"NHWC"}'}}),
+    ({"target_device": "MULTI:NPU,CPU"}, {"models_settings": {"target_device": "MULTI:NPU,CPU"}}),
+    (
+        {"target_device": "hetero:GPU,CPU", "ovms_image_tag": "2024.0-gpu"},
+        {
+            "models_settings": {"target_device": "HETERO:GPU,CPU"},
+            "image_name": "openvino/model_server:2024.0-gpu",
+        },
+    ),
+    (
+        {"target_device": "AUTO:GPU.0,CPU", "ovms_image_tag": "2025.1-gpu"},
+        {
+            "models_settings": {"target_device": "AUTO:GPU.0,CPU"},
+            "image_name": "openvino/model_server:2025.1-gpu",
+        },
+    ),
+    (
+        {"target_device": "GPU.1", "ovms_image_tag": "2026.2-gpu"},
+        {"models_settings": {"target_device": "GPU.1"}, "image_name": "openvino/model_server:2026.2-gpu"},
+    ),
+    ({"target_device": "AUTO"}, {"models_settings": {"target_device": "AUTO"}}),
+    ({"batch_size": -1}, {"models_settings": {"batch_size": "-1"}}),
+    ({"batch_size": "1:8"}, {"models_settings": {"batch_size": "1:8"}}),
+    ({"batch_size": 16}, {"models_settings": {"batch_size": "16"}}),
+    (
+        {"model_version_policy": {"specific": {"versions": [1, 3]}}},
+        {"models_settings": {"model_version_policy": '{"specific":{"versions":[1,3]}}'}},
+    ),
+    ({"model_version_policy": {"all": {}}}, {"models_settings": {"model_version_policy": '{"all":{}}'}}),
+    (
+        {"model": "azfs://share/model"},
+        {
+            "models_settings": {"model_path": "azfs://share/model"},
+            "models_repository": {"storage_type": "azure"},
+        },
+    ),
+    (
+        {"model": "az://container/model"},
+        {
+            "models_settings": {"model_path": "az://container/model"},
+            "models_repository": {"storage_type": "azure"},
+        },
+    ),
+    (
+        {"model": "s3://bucket/model"},
+        {
+            "models_settings": {"model_path": "s3://bucket/model"},
+            "models_repository": {
+                "storage_type": "S3",
+                "aws_access_key_id": "id",
+                "aws_secret_access_key": "key",
+            },
+        },
+    ),
+]
+
+
+def held_in(spec: dict[str, Any], expected: dict[str, Any], path: str = "spec") -> list[str]:
+    """Where `spec` differs from what `expected` names (fields it does not name are not compared)."""
+    if not isinstance(expected, dict):
+        return [] if spec == expected else [f"{path}: {spec!r} != {expected!r}"]
+    if not isinstance(spec, dict):
+        return [f"{path}: {spec!r} is not an object"]
+    return [d for k, v in expected.items() for d in held_in(spec.get(k), v, f"{path}.{k}")]
+
+
+@pytest.mark.parametrize(("entry", "used"), ACCEPTED)
+def test_accepted_forms(entry: dict[str, Any], used: dict[str, Any]) -> None:
+    """Each accepted form reaches the ModelServer the program writes as the value OVMS is given."""
     secrets = {"aws_access_key_id": "id", "aws_secret_access_key": "key"}
-    assert parse(raw(model(**entry)), secrets).models[0].app_name == "resnet"
+    cfg = parse(raw(model(**entry)), secrets)
+    (m,) = cfg.models
+    written = ovms_spec(m, cfg.storage, secrets, None)
+    assert held_in(written, used) == []
+    # Nothing else changed: every setting the entry does not set is the default's.
+    default = ovms_spec(parse(raw(model()), secrets).models[0], cfg.storage, secrets, None)
+    for section in ("models_settings", "models_repository"):
+        others = {k: v for k, v in written[section].items() if k not in used.get(section, {})}
+        assert others == {k: v for k, v in default[section].items() if k not in used.get(section, {})}
 
 
 BAD_MODELS = [

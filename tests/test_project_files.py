@@ -10,8 +10,9 @@ import pytest
 import yaml
 
 from components import reference
-from components.config import DEFAULTS, NAMESPACE, SECRET_KEYS, StackConfig
-from offline.plan import stack_file, stacks
+from components.config import DEFAULTS, NAMESPACE, SECRET_KEYS, ModelConfig, StackConfig
+from offline.plan import stack_file
+from tests.stackfiles import shipped
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
@@ -46,7 +47,7 @@ def test_pulumi_yaml_declares_every_plain_key_with_a_default() -> None:
 
 def test_every_shipped_stack_file_fits_the_stack_schema() -> None:
     jsonschema.Draft202012Validator.check_schema(SCHEMA)
-    for stack in stacks():
+    for stack in shipped():
         document = yaml.safe_load(stack_file(stack).read_text())
         jsonschema.validate(document, SCHEMA, cls=jsonschema.Draft202012Validator)
 
@@ -67,12 +68,56 @@ def test_the_stack_schema_flags_what_the_program_refuses(config: dict, path: str
     assert path in str(raised.value)
 
 
+def readme_tables(text: str) -> list[list[str]]:
+    """Each Markdown table of a text (header and separator rows left out) as the backticked names in the
+    first cell of each row; a row may name several (`app-names-deterministic`, `app-names-unique`)."""
+    tables: list[list[str]] = []
+    rows: list[str] | None = None
+    for line in text.splitlines():
+        if not line.startswith("|"):
+            rows = None
+            continue
+        if rows is None:
+            rows = []
+            tables.append(rows)
+        first = line.split("|")[1]
+        if set(first.strip()) <= {"-", " "} or "`" not in first:
+            continue  # the separator, or a header row
+        rows.extend(re.findall(r"`([^`]+)`", first))
+    return tables
+
+
+def nested_settings(defaults: dict, prefix: str = "") -> list[str]:
+    """The dotted leaf settings of a defaults section (a nested object counts by its leaves, an empty one
+    such as `labels: {}` is a setting of its own)."""
+    found = []
+    for key, value in defaults.items():
+        if isinstance(value, dict) and value:
+            found += nested_settings(value, f"{prefix}{key}.")
+        else:
+            found.append(f"{prefix}{key}")
+    return found
+
+
 def test_the_readme_names_every_key_once() -> None:
-    table = re.findall(r"^\| `([^`]+)` \|", README, flags=re.MULTILINE)
-    for key in [*StackConfig.model_fields, *SECRET_KEYS]:
-        assert f"| `{key}` |" in README, key
-    assert "| `cluster.node_pool.machine_type` |" in README and "| `adopt` |" in README
-    assert len(table) == len(set(table)) or "policy" in README
+    """The rule: within each README table, a name is one row; the configuration reference's three tables
+    name every stack key (then the secret keys), every setting inside an object and every key of a model
+    entry, each exactly once. A name may recur across tables (`kserve` is a backend and a stack key,
+    `shape` a model key and a converter input)."""
+    tables = readme_tables(README)
+    assert len(tables) >= 3
+    for names in tables:
+        assert len(names) == len(set(names)), [n for n in names if names.count(n) > 1]
+    start, end = README.index(reference.BEGIN), README.index(reference.END)
+    stack_keys, settings, model_keys = readme_tables(README[start:end])
+    assert stack_keys == [*StackConfig.model_fields, *SECRET_KEYS]
+    assert model_keys == list(ModelConfig.model_fields)
+    objects = [key for key, value in DEFAULTS.items() if isinstance(value, dict)]
+    assert {setting.split(".")[0] for setting in settings} == set(objects)
+    leaves = nested_settings({key: DEFAULTS[key] for key in objects})
+    assert [setting for setting in leaves if setting not in settings] == []
+    # A required setting has no default to find it by: named here.
+    assert {"istio.domain", "cluster.node_pool.machine_type"} <= set(settings)
 
 
 def test_ci_runs_the_readme_test_command() -> None:

@@ -42,6 +42,8 @@ RUNTIME_FORMATS = {
     "mlserver-1.x": frozenset({"sklearn", "xgboost", "lightgbm"}),
     "torchserve-0.x": frozenset({"pytorch-mar"}),
 }
+#: The region of an S3 storage entry when the stack names none: AWS's default region.
+DEFAULT_S3_REGION = "us-east-1"
 #: A Secret's data key (k8s.io/apimachinery pkg/util/validation IsConfigMapKey): at most 253 of these.
 SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
 SECRET_KEY_MAX = 253
@@ -210,7 +212,9 @@ def _entry(bucket: str, keys: list[str], storage: StorageConfig) -> str:
         "secret_access_key": keys[1],
         "bucket": bucket,
         "endpoint_url": storage.s3_endpoint or "https://s3.amazonaws.com",
+        # The runtime adapter refuses an entry without a region ("missing required string configuration
+        # 'region'", modelmesh-runtime-adapter v0.12.0 pullman/storageproviders/s3/provider.go): S3's own
+        # default region when the stack names none (an S3-compatible endpoint such as MinIO ignores it).
+        "region": storage.aws_region or DEFAULT_S3_REGION,
     }
-    if storage.aws_region:
-        entry["region"] = storage.aws_region
     return json.dumps(entry)

@@ -9,9 +9,15 @@ answers; the outputs and FuseML's applications are checked as the strings they a
 
 The tutorial's stack (`Pulumi.tutorial.yaml`: one CIFAR-10 model on OVMS, KServe and Seldon Core) is
 deployed as a user would, its S3 keys set with `pulumi config set --secret`, in a namespace of its own and
-registered with the FuseML stand-in; a second stack puts one model on ModelMesh and one on KServe's
-OpenVINO runtime, which the stack installs (a cluster-scoped ClusterServingRuntime, so that test always
-destroys its stack, even when it fails).
+registered with the FuseML stand-in; a second stack puts two models on ModelMesh, one on KServe's OpenVINO
+runtime, which the stack installs (a cluster-scoped ClusterServingRuntime, so that stack is always destroyed,
+even when a test fails), and two on one shared OVMS server.
+
+Each object is checked twice: against the offline plan (the same program under mocks: the API server
+kept every field as written) and against ground truth, values written by hand from the stack's settings,
+the README's defaults and the upstream contracts named beside them (FuseML's own templates in
+reference/fuseml, the CRDs in reference/crds, the upstream sources), so a value the program gets wrong
+cannot pass by being wrong in the plan too.
 """
 
 from __future__ import annotations
@@ -23,10 +29,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 import yaml
 
-from components.backends import kserve, modelmesh
+from offline import schemas
 from offline.plan import Plan, stack_file
 from testbed.cluster import Cluster
 from testbed.engine import Engine
@@ -51,7 +58,8 @@ GATEWAY = "kubernetes:networking.istio.io/v1beta1:Gateway"
 SECRET = "kubernetes:core/v1:Secret"
 SERVICE_ACCOUNT = "kubernetes:core/v1:ServiceAccount"
 RUNTIME = "kubernetes:serving.kserve.io/v1alpha1:ClusterServingRuntime"
-RUNTIME_PATH = f"/apis/{kserve.RUNTIME_API_VERSION}/clusterservingruntimes/{kserve.OPENVINO_RUNTIME}"
+CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
+RUNTIME_PATH = "/apis/serving.kserve.io/v1alpha1/clusterservingruntimes/kserve-openvino"
 
 
 def tutorial_settings(namespace: str, fuseml_url: str) -> dict[str, Any]:
@@ -191,23 +199,188 @@ def test_tutorial_up_creates_every_backends_objects_as_planned(tutorial: Tutoria
     }
     for name, obj in planned.items():
         assert differences(tutorial.cluster, obj) == [], name
-    # The API server holds the keys the engine decrypted, where each backend's storage reader looks.
-    secret = tutorial.cluster.get(f"/api/v1/namespaces/{ns}/secrets/cifar10-kserve-kserve")
+    # What each object holds, the ground truth, is checked by the tests below.
+
+
+#: Pulumi.tutorial.yaml's model folders (the IR the workflow converted, the TF Serving layout beside it).
+RUN = "s3://mlflow-artifacts/1/7b1549fc8c3a45189564c521f9313a66/artifacts/model"
+#: Every server's default size: README, "A model entry", `resources` (limits default to the requests).
+DEFAULT_RESOURCES = {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "1Gi"}}
+#: The same in a ModelServer, as the API server keeps it: the CRD defaults xpu_device_quantity to "1"
+#: (intel.com_model_servers.yaml), which the operator's chart reads only with an xpu_device, which these
+#: servers have not (openvinotoolkit/operator helm-charts/ovms/templates/deployment.yaml).
+MODEL_SERVER_RESOURCES = {
+    side: {**quantities, "xpu_device_quantity": "1"} for side, quantities in DEFAULT_RESOURCES.items()
+}
+
+
+def secret_strings(cluster: Cluster, namespace: str, name: str) -> dict[str, str]:
+    """A Secret's data as the API server holds it, decoded."""
+    held = cluster.get(f"/api/v1/namespaces/{namespace}/secrets/{name}")
+    assert held is not None, name
+    return {key: base64.b64decode(value).decode() for key, value in held["data"].items()}
+
+
+def held(cluster: Cluster, path: str) -> dict[str, Any]:
+    found = cluster.get(path)
+    assert found is not None, f"{path}: not held by the API server"
+    return found
+
+
+# Ground truth: the values below are written by hand from Pulumi.tutorial.yaml, the README's defaults and
+# the upstream contracts named beside them, never taken from the program or its offline plan, so a value
+# the program gets wrong fails here even where the plan comparison above agrees with it.
+
+
+def test_tutorial_ovms_model_server_and_route_hold_the_stack_files_values(tutorial: Tutorial) -> None:
+    ns, cluster = tutorial.namespace, tutorial.cluster
+    # FuseML's ovms extension (reference/fuseml/extension-templates/ovms-cr.yaml, ovms-virtualservice.yaml,
+    # ovms-values-schema.yaml): the server and its route are `ovms-<app>`, gRPC 8080, REST 8081, ClusterIP,
+    # model name `default`, the file system polled every second.
+    server = held(cluster, f"/apis/intel.com/v1alpha1/namespaces/{ns}/modelservers/ovms-cifar10-ovms")
+    spec = server["spec"]
+    # The default image: OVMS 2026.2, the newest the operator 1.2.0 can run (kernel/backends.py cites why).
+    assert spec["image_name"] == "openvino/model_server:2026.2"
+    assert spec["service_parameters"] == {"grpc_port": 8080, "rest_port": 8081, "service_type": "ClusterIP"}
     assert (
-        base64.b64decode(secret["data"]["AWS_SECRET_ACCESS_KEY"]).decode() == SECRETS["aws_secret_access_key"]
+        stacks.missing(
+            spec["models_settings"],
+            {
+                "single_model_mode": True,
+                "model_name": "default",
+                "model_path": f"{RUN}/ovms",
+                "batch_size": "-1",  # the stack's -1; the CRD's batch_size is a string
+                "target_device": "CPU",
+                "plugin_config": '{"PERFORMANCE_HINT":"LATENCY"}',  # README's default
+            },
+        )
+        == []
     )
-    account = tutorial.cluster.get(f"/api/v1/namespaces/{ns}/serviceaccounts/cifar10-kserve-kserve")
+    assert (
+        stacks.missing(spec["server_settings"], {"log_level": "INFO", "file_system_poll_wait_seconds": 1})
+        == []
+    )
+    # The operator reads S3 keys inline (intel.com_model_servers.yaml, models_repository): exactly these.
+    assert spec["models_repository"] == {
+        "storage_type": "S3",
+        "s3_compat_api_endpoint": "http://mlflow-minio.mlflow:9000",
+        "aws_access_key_id": SECRETS["aws_access_key_id"],
+        "aws_secret_access_key": SECRETS["aws_secret_access_key"],
+    }
+    assert spec["deployment_parameters"]["replicas"] == 1
+    assert spec["deployment_parameters"]["resources"] == MODEL_SERVER_RESOURCES
+    assert (
+        stacks.missing(
+            server["metadata"]["labels"],
+            {"fuseml/app-name": "cifar10-ovms", "fuseml/workflow": "mlflow-multi-e2e"},
+        )
+        == []
+    )
+
+    route = held(
+        cluster, f"/apis/networking.istio.io/v1beta1/namespaces/{ns}/virtualservices/ovms-cifar10-ovms"
+    )
+    assert route["spec"] == {
+        "gateways": [f"{ns}/ovms"],
+        "hosts": ["cifar10-ovms.ovms.34.118.93.249.nip.io"],
+        "http": [
+            {
+                "match": [{"uri": {"prefix": "/"}}],
+                "route": [
+                    {
+                        "destination": {
+                            "host": f"ovms-cifar10-ovms.{ns}.svc.cluster.local",
+                            "port": {"number": 8081},
+                        }
+                    }
+                ],
+            }
+        ],
+    }
+
+
+def test_tutorial_kserve_inference_service_and_credentials_hold_the_stack_files_values(
+    tutorial: Tutorial,
+) -> None:
+    ns, cluster = tutorial.namespace, tutorial.cluster
+    isvc = held(cluster, f"/apis/serving.kserve.io/v1beta1/namespaces/{ns}/inferenceservices/cifar10-kserve")
+    # FuseML's kserve extension (reference/fuseml/extension-templates/kserve-inferenceservice.yaml): named
+    # after the app, its service account and Secret `<app>-kserve`, TensorFlow on the v1 protocol; KServe's
+    # runtime for it is `kserve-tensorflow-serving` (kserve config/runtimes), modelFormat `tensorflow`.
+    assert isvc["metadata"]["labels"]["fuseml/app-name"] == "cifar10-kserve"
+    predictor = isvc["spec"]["predictor"]
+    assert predictor["serviceAccountName"] == "cifar10-kserve-kserve"
+    assert predictor.get("minReplicas") == 1
+    assert predictor["model"] == {
+        "modelFormat": {"name": "tensorflow"},
+        "runtime": "kserve-tensorflow-serving",
+        "protocolVersion": "v1",
+        "storageUri": f"{RUN}/serving",
+        "resources": DEFAULT_RESOURCES,
+    }
+    # KServe's S3 Secret (kserve pkg/credentials/s3/s3_secret.go; its docs' MinIO example): the endpoint as
+    # host:port without a scheme, HTTPS off for the stack's http:// endpoint, the keys as AWS_* entries.
+    secret = held(cluster, f"/api/v1/namespaces/{ns}/secrets/cifar10-kserve-kserve")
+    assert (
+        stacks.missing(
+            secret["metadata"]["annotations"],
+            {
+                "serving.kserve.io/s3-endpoint": "mlflow-minio.mlflow:9000",
+                "serving.kserve.io/s3-usehttps": "0",
+            },
+        )
+        == []
+    )
+    assert secret_strings(cluster, ns, "cifar10-kserve-kserve") == {
+        "AWS_ACCESS_KEY_ID": SECRETS["aws_access_key_id"],
+        "AWS_SECRET_ACCESS_KEY": SECRETS["aws_secret_access_key"],
+    }
+    account = held(cluster, f"/api/v1/namespaces/{ns}/serviceaccounts/cifar10-kserve-kserve")
     assert account["secrets"] == [{"name": "cifar10-kserve-kserve"}]
-    isvc = stacks.items(tutorial.cluster, kserve.API_VERSION, "inferenceservices", ns)["cifar10-kserve"]
-    assert isvc["spec"]["predictor"]["serviceAccountName"] == "cifar10-kserve-kserve"
-    seldon = stacks.items(tutorial.cluster, "machinelearning.seldon.io/v1", "seldondeployments", ns)
-    graph = seldon["cifar10-seldon"]["spec"]["predictors"][0]["graph"]
-    assert (graph["implementation"], graph["envSecretRefName"]) == (
-        "TENSORFLOW_SERVER",
-        "cifar10-seldon-seldon-s3",
+
+
+def test_tutorial_seldon_deployment_and_credentials_hold_the_stack_files_values(tutorial: Tutorial) -> None:
+    ns, cluster = tutorial.namespace, tutorial.cluster
+    seldon = held(
+        cluster, f"/apis/machinelearning.seldon.io/v1/namespaces/{ns}/seldondeployments/cifar10-seldon"
     )
-    rclone = tutorial.cluster.get(f"/api/v1/namespaces/{ns}/secrets/cifar10-seldon-seldon-s3")["data"]
-    assert base64.b64decode(rclone["RCLONE_CONFIG_S3_ACCESS_KEY_ID"]).decode() == SECRETS["aws_access_key_id"]
+    # Seldon Core's operator routes through these annotations (seldondeployment_controller.go,
+    # ANNOTATION_ISTIO_GATEWAY and ANNOTATION_ISTIO_HOST): the `seldon` gateway FuseML's installer creates
+    # in the namespace, and the host `<app>.<seldon.host_prefix>.<domain>`.
+    assert (
+        stacks.missing(
+            seldon["metadata"]["annotations"],
+            {
+                "seldon.io/istio-gateway": f"{ns}/seldon",
+                "seldon.io/istio-host": "cifar10-seldon.seldon.34.118.93.249.nip.io",
+            },
+        )
+        == []
+    )
+    assert seldon["spec"]["protocol"] == "tensorflow"
+    (predictor,) = seldon["spec"]["predictors"]
+    assert (predictor["name"], predictor["replicas"]) == ("default", 1)
+    # A prepackaged server (Seldon's TENSORFLOW_SERVER) reads the model with rclone, configured from the
+    # Secret `envSecretRefName` names (SeldonDeployment CRD, graph); its container is the graph node's name.
+    assert predictor["graph"] == {
+        "name": "cifar10-seldon",
+        "implementation": "TENSORFLOW_SERVER",
+        "modelUri": f"{RUN}/serving",
+        "envSecretRefName": "cifar10-seldon-seldon-s3",
+    }
+    (component,) = predictor["componentSpecs"]
+    (container,) = component["spec"]["containers"]
+    assert (container["name"], container["resources"]) == ("cifar10-seldon", DEFAULT_RESOURCES)
+    # rclone's remote `s3` from RCLONE_CONFIG_S3_* (seldon-core v1.18.2 doc/source/servers/overview.md, its
+    # MinIO example), pointed at the stack's endpoint.
+    assert secret_strings(cluster, ns, "cifar10-seldon-seldon-s3") == {
+        "RCLONE_CONFIG_S3_TYPE": "s3",
+        "RCLONE_CONFIG_S3_PROVIDER": "Minio",
+        "RCLONE_CONFIG_S3_ENV_AUTH": "false",
+        "RCLONE_CONFIG_S3_ACCESS_KEY_ID": SECRETS["aws_access_key_id"],
+        "RCLONE_CONFIG_S3_SECRET_ACCESS_KEY": SECRETS["aws_secret_access_key"],
+        "RCLONE_CONFIG_S3_ENDPOINT": "http://mlflow-minio.mlflow:9000",
+    }
 
 
 def test_tutorial_outputs_and_fuseml_carry_the_tutorials_three_urls(tutorial: Tutorial) -> None:
@@ -246,105 +419,290 @@ def test_tutorial_destroy_removes_every_object_and_application(tutorial: Tutoria
     tutorial.engine.run("stack", "rm", TUTORIAL, "--yes")
 
 
-def test_modelmesh_and_the_kserve_openvino_runtime_are_accepted_and_go_away(
-    bin_dir: Path, cluster: Cluster, namespace: str, fuseml: FakeFuseML, tmp_path: Path
-) -> None:
-    stack = "mesh"
-    models = [
-        {
-            "app_name": "mnist-mesh",
-            "model": "s3://models/mnist/sklearn",
-            "format": "sklearn",
-            "backend": "modelmesh",
+MESH = "mesh"
+MESH_NAMESPACE = "e2e-mesh"
+MESH_MODELS = [
+    {
+        "app_name": "mnist-mesh",
+        "model": "s3://models/mnist/sklearn",
+        "format": "sklearn",
+        "backend": "modelmesh",
+    },
+    {"app_name": "onnx-mesh", "model": "s3://models/mnist/onnx", "format": "onnx", "backend": "modelmesh"},
+    {
+        "app_name": "resnet-kserve",
+        "model": "s3://models/resnet/ir",
+        "format": "openvino",
+        "backend": "kserve",
+    },
+    # Two models on one shared OVMS server (`servers`): one ModelServer, one config.json, one route.
+    {
+        "app_name": "face",
+        "model": "gs://ovms-public-eu/face-detection",
+        "model_name": "face",
+        "server": "shared",
+    },
+    {"app_name": "age", "model": "gs://ovms-public-eu/age-gender", "model_name": "age", "server": "shared"},
+]
+
+
+@dataclass
+class Mesh:
+    engine: Engine
+    cluster: Cluster
+    fuseml: FakeFuseML
+    namespace: str
+    plan: Plan
+    destroyed: bool = False
+
+
+@pytest.fixture(scope="module")
+def mesh(bin_dir: Path, cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
+    """ModelMesh, KServe's OpenVINO runtime (which the stack installs: a cluster-scoped
+    ClusterServingRuntime, so the stack is always destroyed) and a shared OVMS server, in one stack."""
+    prepare_namespace(cluster, MESH_NAMESPACE)
+    with running_server() as fuseml:
+        config = stacks.settings(
+            MESH_NAMESPACE,
+            MESH_MODELS,
+            fuseml_url=fuseml.url,
+            kserve={"openvino_runtime": True},
+            storage={"s3_endpoint": "http://minio.minio:9000"},
+            servers=[{"name": "shared"}],
+        )
+        assert cluster.get(RUNTIME_PATH) is None, "another stack holds the cluster-scoped runtime"
+        engine = new_engine(bin_dir, cluster, tmp_path_factory.mktemp("mesh"), MESH, config)
+        deployed = Mesh(engine, cluster, fuseml, MESH_NAMESPACE, stacks.planned(config, MESH, PLACEHOLDERS))
+        try:
+            stacks.up(engine, MESH)
+            yield deployed
+        finally:
+            if not deployed.destroyed:
+                destroy(engine, MESH)
+
+
+MESH_KINDS = (
+    INFERENCE_SERVICE,
+    SECRET,
+    SERVICE_ACCOUNT,
+    RUNTIME,
+    VIRTUAL_SERVICE,
+    GATEWAY,
+    MODEL_SERVER,
+    CONFIG_MAP,
+)
+
+
+def test_mesh_up_creates_every_object_as_planned(mesh: Mesh) -> None:
+    ns = mesh.namespace
+    planned = kubernetes_objects(mesh.plan, *MESH_KINDS)
+    assert set(planned) == {
+        f"{INFERENCE_SERVICE} {ns}/mnist-mesh",
+        f"{INFERENCE_SERVICE} {ns}/onnx-mesh",
+        f"{INFERENCE_SERVICE} {ns}/resnet-kserve",
+        f"{SECRET} {ns}/storage-config",
+        f"{SECRET} {ns}/resnet-kserve-kserve",
+        f"{SERVICE_ACCOUNT} {ns}/resnet-kserve-kserve",
+        f"{RUNTIME} /kserve-openvino",
+        f"{VIRTUAL_SERVICE} {ns}/mnist-mesh",
+        f"{VIRTUAL_SERVICE} {ns}/ovms-shared",
+        f"{GATEWAY} {ns}/ovms",
+        f"{MODEL_SERVER} {ns}/ovms-shared",
+        f"{CONFIG_MAP} {ns}/ovms-shared",
+    }
+    for name, obj in planned.items():
+        assert differences(mesh.cluster, obj) == [], name
+
+
+def test_mesh_modelmesh_inference_services_and_storage_hold_the_stacks_values(mesh: Mesh) -> None:
+    ns, cluster = mesh.namespace, mesh.cluster
+    path = f"/apis/serving.kserve.io/v1beta1/namespaces/{ns}/inferenceservices"
+    # ModelMesh mode is KServe's annotation serving.kserve.io/deploymentMode: ModelMesh; the model is read
+    # through a storage-config entry (`key`) and a path in its bucket; the runtimes are ModelMesh's built-in
+    # mlserver-1.x (sklearn) and ovms-1.x (openvino_ir, onnx) (reference/crds/modelmesh-builtin-runtimes).
+    for app, model in {
+        "mnist-mesh": {
+            "modelFormat": {"name": "sklearn"},
+            "runtime": "mlserver-1.x",
+            "storage": {"key": "s3-models", "path": "mnist/sklearn"},
         },
-        {
-            "app_name": "onnx-mesh",
-            "model": "s3://models/mnist/onnx",
-            "format": "onnx",
-            "backend": "modelmesh",
+        "onnx-mesh": {
+            "modelFormat": {"name": "onnx"},
+            "runtime": "ovms-1.x",
+            "storage": {"key": "s3-models", "path": "mnist/onnx"},
         },
-        {
-            "app_name": "resnet-kserve",
-            "model": "s3://models/resnet/ir",
-            "format": "openvino",
-            "backend": "kserve",
-        },
-    ]
-    config = stacks.settings(
-        namespace,
-        models,
-        fuseml_url=fuseml.url,
-        kserve={"openvino_runtime": True},
-        storage={"s3_endpoint": "http://minio.minio:9000"},
+    }.items():
+        isvc = held(cluster, f"{path}/{app}")
+        assert isvc["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] == "ModelMesh", app
+        assert isvc["spec"]["predictor"] == {"model": model}, app
+    # modelmesh-serving docs/predictors/setup-storage.md: the namespace's `storage-config` Secret, one JSON
+    # entry per key, of type s3 with the keys and the endpoint; `bucket` is what the runtime adapter's
+    # puller reads (modelmesh-runtime-adapter v0.12.0 pullman/storageproviders/s3/provider.go).
+    entries = secret_strings(cluster, ns, "storage-config")
+    assert list(entries) == ["s3-models"]
+    assert json.loads(entries["s3-models"]) == {
+        "type": "s3",
+        "access_key_id": SECRETS["aws_access_key_id"],
+        "secret_access_key": SECRETS["aws_secret_access_key"],
+        "bucket": "models",
+        "endpoint_url": "http://minio.minio:9000",
+    }
+    # ModelMesh has no exposure of its own: the route goes to its Service modelmesh-serving, REST proxy port
+    # 8008 (modelmesh-serving docs/configuration/README.md: inferenceServiceName, restProxy.port); ovms-1.x
+    # speaks grpc-v1 only, which that proxy does not translate, so onnx-mesh gets no route, only gRPC 8033.
+    routes = stacks.virtual_services(cluster, ns)
+    assert "onnx-mesh" not in routes
+    assert routes["mnist-mesh"]["spec"] == {
+        "gateways": [f"{ns}/ovms"],
+        "hosts": [f"mnist-mesh.ovms.{stacks.DOMAIN}"],
+        "http": [
+            {
+                "match": [{"uri": {"prefix": "/"}}],
+                "route": [
+                    {
+                        "destination": {
+                            "host": f"modelmesh-serving.{ns}.svc.cluster.local",
+                            "port": {"number": 8008},
+                        }
+                    }
+                ],
+            }
+        ],
+    }
+    assert (
+        mesh.fuseml.store["mnist-mesh"]["url"]
+        == f"http://mnist-mesh.ovms.{stacks.DOMAIN}/v2/models/mnist-mesh/infer"
     )
-    plan = stacks.planned(config, stack, PLACEHOLDERS)
-    assert cluster.get(RUNTIME_PATH) is None, "another stack holds the cluster-scoped runtime"
-    engine = new_engine(bin_dir, cluster, tmp_path / "engine", stack, config)
-    destroyed = False
-    try:
-        stacks.up(engine, stack)
-        planned = kubernetes_objects(
-            plan, INFERENCE_SERVICE, SECRET, SERVICE_ACCOUNT, RUNTIME, VIRTUAL_SERVICE, GATEWAY
-        )
-        assert set(planned) == {
-            f"{INFERENCE_SERVICE} {namespace}/mnist-mesh",
-            f"{INFERENCE_SERVICE} {namespace}/onnx-mesh",
-            f"{INFERENCE_SERVICE} {namespace}/resnet-kserve",
-            f"{SECRET} {namespace}/{modelmesh.STORAGE_SECRET}",
-            f"{SECRET} {namespace}/resnet-kserve-kserve",
-            f"{SERVICE_ACCOUNT} {namespace}/resnet-kserve-kserve",
-            f"{RUNTIME} /{kserve.OPENVINO_RUNTIME}",
-            f"{VIRTUAL_SERVICE} {namespace}/mnist-mesh",
-            f"{GATEWAY} {namespace}/ovms",
-        }
-        for name, obj in planned.items():
-            assert differences(cluster, obj) == [], name
+    assert (
+        mesh.fuseml.store["onnx-mesh"]["url"] == f"grpc://modelmesh-serving.{ns}:8033?mm-vmodel-id=onnx-mesh"
+    )
 
-        held = stacks.items(cluster, modelmesh.API_VERSION, "inferenceservices", namespace)
-        mesh = held["mnist-mesh"]
-        assert mesh["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] == "ModelMesh"
-        assert mesh["spec"]["predictor"]["model"]["runtime"] == "mlserver-1.x"
-        assert held["onnx-mesh"]["spec"]["predictor"]["model"]["runtime"] == "ovms-1.x"
-        assert held["resnet-kserve"]["spec"]["predictor"]["model"]["runtime"] == kserve.OPENVINO_RUNTIME
-        # ModelMesh has no exposure of its own: the route goes to its shared REST proxy; ovms-1.x speaks
-        # grpc-v1 only, which the proxy does not translate, so that model gets no route, only its gRPC URL.
-        routes = stacks.virtual_services(cluster, namespace)
-        assert "onnx-mesh" not in routes
-        assert fuseml.store["onnx-mesh"]["url"] == (
-            f"grpc://{modelmesh.SERVICE}.{namespace}:{modelmesh.GRPC_PORT}?mm-vmodel-id=onnx-mesh"
-        )
-        route = routes["mnist-mesh"]
-        assert route["spec"]["http"][0]["route"][0]["destination"] == {
-            "host": f"{modelmesh.SERVICE}.{namespace}.svc.cluster.local",
-            "port": {"number": modelmesh.REST_PORT},
-        }
-        storage = cluster.get(f"/api/v1/namespaces/{namespace}/secrets/{modelmesh.STORAGE_SECRET}")["data"]
-        entry = json.loads(base64.b64decode(storage[modelmesh.storage_key("models")]))
-        assert entry == {
-            "type": "s3",
-            "access_key_id": SECRETS["aws_access_key_id"],
-            "secret_access_key": SECRETS["aws_secret_access_key"],
-            "bucket": "models",
-            "endpoint_url": "http://minio.minio:9000",
-        }
-        runtime = cluster.get(RUNTIME_PATH)
-        assert runtime["spec"]["containers"][0]["image"].startswith(f"{kserve.OPENVINO_IMAGE}:")
-        assert sorted(fuseml.store) == ["mnist-mesh", "onnx-mesh", "resnet-kserve"]
-        assert {n: a["url"] for n, a in fuseml.store.items()} == plan.outputs["prediction_urls"]
-        assert_no_secret_in_state(
-            engine,
-            stack,
-            cluster,
-            [
-                f"/api/v1/namespaces/{namespace}/secrets/{n}"
-                for n in (modelmesh.STORAGE_SECRET, "resnet-kserve-kserve")
-            ],
-        )
 
-        destroy(engine, stack)
-        destroyed = True
-        assert [name for name, obj in planned.items() if cluster.get(object_path(obj))] == []
-        assert fuseml.store == {}
-    finally:
-        if not destroyed:
-            destroy(engine, stack)
+def test_mesh_storage_entry_names_the_region_the_runtime_adapter_requires(mesh: Mesh) -> None:
+    """ModelMesh's runtime adapter refuses an S3 entry without a region (modelmesh-runtime-adapter v0.12.0
+    pullman/storageproviders/s3/provider.go NewRepository, "missing required string configuration
+    'region'"): without storage.aws_region the entry names AWS's default one."""
+    entry = json.loads(secret_strings(mesh.cluster, mesh.namespace, "storage-config")["s3-models"])
+    assert entry["region"] == "us-east-1", entry
+
+
+def test_mesh_kserve_openvino_model_and_runtime_hold_the_stacks_values(mesh: Mesh) -> None:
+    ns, cluster = mesh.namespace, mesh.cluster
+    isvc = held(cluster, f"/apis/serving.kserve.io/v1beta1/namespaces/{ns}/inferenceservices/resnet-kserve")
+    assert isvc["spec"]["predictor"]["serviceAccountName"] == "resnet-kserve-kserve"
+    assert isvc["spec"]["predictor"]["model"] == {
+        "modelFormat": {"name": "openvino"},
+        "runtime": "kserve-openvino",  # KServe's OVMS runtime, kserve config/runtimes/kserve-openvino.yaml
+        "protocolVersion": "v1",
+        "storageUri": "s3://models/resnet/ir",
+        "resources": DEFAULT_RESOURCES,
+    }
+    secret = held(cluster, f"/api/v1/namespaces/{ns}/secrets/resnet-kserve-kserve")
+    assert (
+        stacks.missing(
+            secret["metadata"]["annotations"],
+            {"serving.kserve.io/s3-endpoint": "minio.minio:9000", "serving.kserve.io/s3-usehttps": "0"},
+        )
+        == []
+    )
+    assert secret_strings(cluster, ns, "resnet-kserve-kserve") == {
+        "AWS_ACCESS_KEY_ID": SECRETS["aws_access_key_id"],
+        "AWS_SECRET_ACCESS_KEY": SECRETS["aws_secret_access_key"],
+    }
+    account = held(cluster, f"/api/v1/namespaces/{ns}/serviceaccounts/resnet-kserve-kserve")
+    assert account["secrets"] == [{"name": "resnet-kserve-kserve"}]
+    # The runtime the stack installs: OVMS at kserve.openvino_image_tag's default (README), serving IR.
+    runtime = held(cluster, RUNTIME_PATH)
+    (container,) = runtime["spec"]["containers"]
+    assert container["image"] == "openvino/model_server:2025.1"
+    assert "openvino" in [f["name"] for f in runtime["spec"]["supportedModelFormats"]]
+    assert mesh.fuseml.store["resnet-kserve"]["url"] == (
+        f"http://resnet-kserve.{ns}.{stacks.DOMAIN}/v1/models/resnet-kserve:predict"
+    )
+
+
+def test_mesh_shared_server_config_map_model_server_and_route_hold_the_stacks_values(mesh: Mesh) -> None:
+    ns, cluster = mesh.namespace, mesh.cluster
+    # OVMS multi-model mode: config.json's model_config_list, one `config` (name, base_path) per model
+    # (reference/crds/ovms-config-schema, the release's models_config_schema), in the ConfigMap the
+    # ModelServer names (intel.com_model_servers.yaml: single_model_mode false, config_configmap_name).
+    config_map = held(cluster, f"/api/v1/namespaces/{ns}/configmaps/ovms-shared")
+    assert list(config_map["data"]) == ["config.json"]
+    config = json.loads(config_map["data"]["config.json"])
+    latency = {"PERFORMANCE_HINT": "LATENCY"}
+    assert config == {
+        "model_config_list": [
+            {
+                "config": {
+                    "name": "face",
+                    "base_path": "gs://ovms-public-eu/face-detection",
+                    "plugin_config": latency,
+                }
+            },
+            {
+                "config": {
+                    "name": "age",
+                    "base_path": "gs://ovms-public-eu/age-gender",
+                    "plugin_config": latency,
+                }
+            },
+        ]
+    }
+    # The server runs the default 2026.2, between the two nearest schemas of the reference (2025.1, 2026.3).
+    for release in ("2025.1", "2026.3"):
+        schema = json.loads(
+            (schemas.crd_dir() / "ovms-config-schema" / f"models_config_schema_v{release}.json").read_text()
+        )
+        jsonschema.validate(config, schema)
+
+    server = held(cluster, f"/apis/intel.com/v1alpha1/namespaces/{ns}/modelservers/ovms-shared")
+    spec = server["spec"]
+    assert spec["image_name"] == "openvino/model_server:2026.2"
+    assert (
+        stacks.missing(
+            spec["models_settings"], {"single_model_mode": False, "config_configmap_name": "ovms-shared"}
+        )
+        == []
+    )
+    # (model_name and model_path hold the CRD's defaults, which multi-model mode does not read: the chart
+    # then passes only `--config_path /config/config.json`, the ConfigMap mounted at /config.)
+    assert spec["models_repository"] == {"storage_type": "google"}
+    assert spec["service_parameters"] == {"grpc_port": 8080, "rest_port": 8081, "service_type": "ClusterIP"}
+    assert spec["deployment_parameters"]["resources"] == MODEL_SERVER_RESOURCES
+
+    route = held(cluster, f"/apis/networking.istio.io/v1beta1/namespaces/{ns}/virtualservices/ovms-shared")
+    assert route["spec"] == {
+        "gateways": [f"{ns}/ovms"],
+        "hosts": [f"shared.ovms.{stacks.DOMAIN}"],
+        "http": [
+            {
+                "match": [{"uri": {"prefix": "/"}}],
+                "route": [
+                    {"destination": {"host": f"ovms-shared.{ns}.svc.cluster.local", "port": {"number": 8081}}}
+                ],
+            }
+        ],
+    }
+    # Each model on the server is its own FuseML application, at the server's host.
+    assert {app: mesh.fuseml.store[app]["url"] for app in ("face", "age")} == {
+        "face": f"http://shared.ovms.{stacks.DOMAIN}/v1/models/face:predict",
+        "age": f"http://shared.ovms.{stacks.DOMAIN}/v1/models/age:predict",
+    }
+
+
+def test_mesh_state_holds_no_credential_and_destroy_removes_everything(mesh: Mesh) -> None:
+    ns = mesh.namespace
+    assert sorted(mesh.fuseml.store) == ["age", "face", "mnist-mesh", "onnx-mesh", "resnet-kserve"]
+    assert {n: a["url"] for n, a in mesh.fuseml.store.items()} == mesh.plan.outputs["prediction_urls"]
+    assert_no_secret_in_state(
+        mesh.engine,
+        MESH,
+        mesh.cluster,
+        [f"/api/v1/namespaces/{ns}/secrets/{n}" for n in ("storage-config", "resnet-kserve-kserve")],
+    )
+    destroy(mesh.engine, MESH)
+    mesh.destroyed = True
+    planned = kubernetes_objects(mesh.plan, *MESH_KINDS)
+    assert [name for name, obj in planned.items() if mesh.cluster.get(object_path(obj))] == []
+    assert mesh.fuseml.store == {}
+    mesh.engine.run("stack", "rm", MESH, "--yes")

@@ -6,13 +6,13 @@ further (second up, refresh, an in-place update, a removed model, destroy), as a
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from components.backends.ovms import REST_PORT
 from testbed.cluster import Cluster
 from testbed.engine import Engine
 from tests.e2e import stacks
@@ -98,7 +98,8 @@ def test_up_creates_what_the_plan_says(deployed: Deployed) -> None:
         destination = route["spec"]["http"][0]["route"][0]["destination"]
         assert destination == {
             "host": f"{name}.{deployed.namespace}.svc.cluster.local",
-            "port": {"number": REST_PORT},
+            # OVMS's REST port as FuseML's ovms extension routes it (ovms-virtualservice.yaml, rest_port).
+            "port": {"number": 8081},
         }
     assert sorted(deployed.fuseml.store) == ["mnist", "resnet"]
     urls = stacks.outputs(deployed.engine, STACK)["prediction_urls"]
@@ -113,8 +114,62 @@ def test_second_up_changes_nothing_and_writes_nothing(deployed: Deployed) -> Non
     assert deployed.fuseml.writes()[fuseml_writes:] == []
 
 
+def state(deployed: Deployed) -> dict[str, dict[str, Any]]:
+    """The stack's resources as its exported state holds them, by URN, secrets decrypted (each write of
+    the state encrypts them anew, so only their plain values compare)."""
+    exported = json.loads(deployed.engine.run("stack", "export", "--stack", STACK, "--show-secrets").stdout)
+    return {r["urn"]: r for r in exported["deployment"]["resources"]}
+
+
+#: The API group and plural of each Kubernetes kind the stack holds, by its Pulumi type.
+KUBERNETES_KINDS = {
+    "kubernetes:intel.com/v1alpha1:ModelServer": ("intel.com/v1alpha1", "modelservers"),
+    "kubernetes:networking.istio.io/v1beta1:VirtualService": (
+        "networking.istio.io/v1beta1",
+        "virtualservices",
+    ),
+    "kubernetes:networking.istio.io/v1beta1:Gateway": ("networking.istio.io/v1beta1", "gateways"),
+}
+
+
 def test_refresh_is_clean(deployed: Deployed) -> None:
+    before = state(deployed)
+    api_writes, fuseml_writes = len(deployed.cluster.writes()), len(deployed.fuseml.writes())
     deployed.engine.run("refresh", "--stack", STACK, "--yes", "--skip-preview", "--expect-no-changes")
+    after = state(deployed)
+    # The refresh read every object and found each as the state had it: the same resources, each with the
+    # same outputs, and nothing written to the cluster or to FuseML.
+    assert set(after) == set(before)
+    assert [urn for urn in after if after[urn].get("outputs") != before[urn].get("outputs")] == []
+    assert deployed.cluster.writes()[api_writes:] == []
+    assert deployed.fuseml.writes()[fuseml_writes:] == []
+    # And what the state holds is what the cluster holds: every Kubernetes object of the stack is the live
+    # object of that name, at its live version, and every application the URL FuseML has.
+    kinds = {urn: r for urn, r in after.items() if r["type"] in KUBERNETES_KINDS}
+    names = sorted((r["type"].rsplit(":", 1)[1], r["outputs"]["metadata"]["name"]) for r in kinds.values())
+    assert names == [
+        ("Gateway", "ovms"),
+        ("ModelServer", "ovms-mnist"),
+        ("ModelServer", "ovms-resnet"),
+        ("VirtualService", "ovms-mnist"),
+        ("VirtualService", "ovms-resnet"),
+    ]
+    for urn, resource in kinds.items():
+        metadata = resource["outputs"]["metadata"]
+        group, plural = KUBERNETES_KINDS[resource["type"]]
+        live = deployed.cluster.get(
+            f"/apis/{group}/namespaces/{deployed.namespace}/{plural}/{metadata['name']}"
+        )
+        assert live is not None, urn
+        assert (metadata["uid"], metadata["resourceVersion"]) == (
+            live["metadata"]["uid"],
+            live["metadata"]["resourceVersion"],
+        ), urn
+    apps = {r["outputs"]["name"]: r["outputs"] for r in after.values() if r["type"].endswith(":Application")}
+    assert {name: app["url"] for name, app in apps.items()} == {
+        name: app["url"] for name, app in deployed.fuseml.store.items()
+    }
+    assert sorted(apps) == ["mnist", "resnet"]
 
 
 def test_stack_export_holds_no_credential_in_plain_text(deployed: Deployed) -> None:

@@ -13,7 +13,9 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -26,6 +28,10 @@ from tests.fuseml_server import FakeFuseML
 pytestmark = pytest.mark.timeout(900)
 
 APP = "step-e2e"
+#: What the step prints while another update holds the stack's lock (step/runner.py).
+LOCKED = "is locked by another update; retrying"
+#: How long a test waits for an event before it gives up (a safety net only).
+EVENT_DEADLINE_S = 180.0
 
 
 def step_env(
@@ -133,42 +139,74 @@ def test_without_a_domain_the_step_reads_the_installers_gateway(
     assert route["spec"]["hosts"] == [f"{APP}.models.found.test"]
 
 
+def wait_for(
+    what: str, condition: Callable[[], bool], runs: list[subprocess.Popen[str]], logs: list[Path]
+) -> None:
+    """Wait until condition() holds (an event another process signals), failing at once if a run ends
+    first; the deadline only keeps a broken run from hanging the suite, it is no part of the check."""
+    deadline = time.monotonic() + EVENT_DEADLINE_S
+    while not condition():
+        ended = [run.args for run in runs if run.poll() is not None]
+        if ended or time.monotonic() > deadline:
+            shown = "\n".join(f"--- {log}\n{log.read_text()}" for log in logs if log.exists())
+            pytest.fail(f"{what} did not happen (ended runs: {ended})\n{shown}")
+        time.sleep(0.1)
+
+
+def mid_update(engine: Engine, fuseml: FakeFuseML) -> bool:
+    """Whether an update holds the stack's lock (a file of the file backend's .pulumi/locks) and has called
+    FuseML, which only the update's registration does."""
+    return bool(fuseml.requests) and bool(list((engine.backend / ".pulumi" / "locks").rglob("*.json")))
+
+
 def test_two_runs_at_once_serialise_on_the_stack_lock(
     engine: Engine, cluster: Cluster, namespace: str, fuseml: FakeFuseML, tmp_path: Path
 ) -> None:
     env = step_env(engine, namespace, fuseml, tmp_path / "results")
-    # Slow FuseML answers keep the first update holding the lock while the second one starts.
-    fuseml.inject(None, delay_s=4, times=3)
-    runs = [start_step(env, tmp_path, tmp_path / f"run{i}.log") for i in range(2)]
+    logs = [tmp_path / f"run{i}.log" for i in range(2)]
+    # FuseML holds every answer until the test opens the barrier: the first run stays inside its update,
+    # holding the stack's lock, for exactly as long as the second needs to meet that lock.
+    barrier = threading.Event()
+    fuseml.inject(None, hold=barrier, times=None)
+    runs = []
+    try:
+        runs.append(start_step(env, tmp_path, logs[0]))
+        wait_for("the first run's update reaching FuseML", lambda: mid_update(engine, fuseml), runs, logs)
+        runs.append(start_step(env, tmp_path, logs[1]))
+        wait_for("the second run meeting the lock", lambda: LOCKED in logs[1].read_text(), runs, logs)
+    finally:
+        fuseml.faults.clear()
+        barrier.set()
     codes = [run.wait(timeout=600) for run in runs]
-    logs = [(tmp_path / f"run{i}.log").read_text() for i in range(2)]
-    assert codes == [0, 0], logs
-    assert any("is locked by another update; retrying" in log for log in logs), logs
+    texts = [log.read_text() for log in logs]
+    assert codes == [0, 0], texts
+    assert LOCKED not in texts[0], texts[0]
     assert set(stacks.model_servers(cluster, namespace)) == {f"ovms-{APP}"}
+    assert fuseml.store[APP]["url"] == f"http://{APP}.ovms.{stacks.DOMAIN}/v1/models/resnet:predict"
 
 
 def test_a_run_killed_mid_update_leaves_a_lock_the_next_run_explains(
     engine: Engine, cluster: Cluster, namespace: str, fuseml: FakeFuseML, tmp_path: Path
 ) -> None:
     env = step_env(engine, namespace, fuseml, tmp_path / "results")
-    fuseml.inject(None, delay_s=30, times=1)
-    run = start_step(env, tmp_path, tmp_path / "killed.log")
-    lock_dir = engine.backend / ".pulumi" / "locks"
-    # Killed once the update is registering the Application (FuseML has its request, held 30 s): the lock
-    # is taken and the update's checkpoint written by then, as for a pod ended mid-deploy. Killed at the
-    # lock's first appearance, the CLI can still be writing the new stack's first checkpoint.
-    deadline = time.monotonic() + 120
-    while not (fuseml.requests and list(lock_dir.rglob("*.json"))) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert fuseml.requests and list(lock_dir.rglob("*.json")), (tmp_path / "killed.log").read_text()
+    # FuseML holds its answer until the run is killed: the run is mid-update, holding the lock, when it is.
+    barrier = threading.Event()
+    fuseml.inject(None, hold=barrier, times=None)
+    log = tmp_path / "killed.log"
+    run = start_step(env, tmp_path, log)
+    try:
+        wait_for("the run's update reaching FuseML", lambda: mid_update(engine, fuseml), [run], [log])
+    except BaseException:
+        barrier.set()
+        raise
     # SIGKILL the whole step, as a pod's end does: the CLI and the plugins it started (each in a process
     # group of its own) die with it, and nothing gets to release the lock.
     for pid in [run.pid, *descendants(run.pid)]:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
     run.wait(timeout=30)
-
     fuseml.faults.clear()
+    barrier.set()
     next_run = run_step({**env, "FUSEML_SERVING_LOCK_TIMEOUT_S": "3"}, tmp_path)
     assert next_run.returncode == 1, next_run.stdout + next_run.stderr
     errors = [line for line in next_run.stderr.splitlines() if line.startswith("error:")]

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -82,21 +83,60 @@ def test_up_and_down_commands_start_and_stop_everything(bin_dir: Path, tmp_path:
     assert not (tmp_path / "kubeconfig").exists() and not (tmp_path / "etcd").exists()
 
 
-def test_a_taken_port_makes_it_pick_others(
-    bin_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def etcd_client_port(root: Path) -> int:
+    """The client port of the etcd the state file records, from its command line."""
+    (pid,) = [p["pid"] for p in json.loads((root / testbed_cluster.STATE_FILE).read_text())["processes"]
+              if p["name"] == "etcd"]  # fmt: skip
+    argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+    (url,) = [a.split("=", 1)[1] for a in argv if a.startswith("--listen-client-urls=")]
+    return int(url.rsplit(":", 1)[1])
+
+
+@pytest.fixture
+def taken_first_port(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[int, list[int]]]:
+    """A port someone else listens on, handed out as the first free port (etcd's client port); yields it
+    and the list of every port handed out."""
     taken = socket.socket()
     taken.bind(("127.0.0.1", 0))
     taken.listen()
-    ports = iter([taken.getsockname()[1]])
+    port = taken.getsockname()[1]
+    handed: list[int] = []
     real = testbed_cluster.free_port
-    # The first port handed out (etcd's client port) is one someone else holds.
-    monkeypatch.setattr(testbed_cluster, "free_port", lambda: next(ports, None) or real())
+
+    def free_port() -> int:
+        handed.append(port if not handed else real())
+        return handed[-1]
+
+    monkeypatch.setattr(testbed_cluster, "free_port", free_port)
     try:
-        with testbed_cluster.running(tmp_path, bin_dir) as running:
-            assert running.get("/api/v1/namespaces/default")["metadata"]["name"] == "default"
+        yield port, handed
     finally:
         taken.close()
+
+
+def test_a_taken_port_makes_it_pick_others(
+    bin_dir: Path, tmp_path: Path, taken_first_port: tuple[int, list[int]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    port, handed = taken_first_port
+    with testbed_cluster.running(tmp_path, bin_dir) as running:
+        assert running.get("/api/v1/namespaces/default")["metadata"]["name"] == "default"
+        # The first start failed on the taken port and said so; the second got ports of its own.
+        retries = [line for line in capsys.readouterr().err.splitlines() if line.startswith("testbed:")]
+        assert len(retries) == 1, retries
+        assert retries[0].startswith("testbed: a port was taken meanwhile (etcd exited with")
+        assert retries[0].endswith("; retrying")
+        assert handed.count(port) == 1 and len(handed) == 6  # three ports per start, two starts
+        assert etcd_client_port(tmp_path) == handed[3] != port
+
+
+def test_without_the_retry_a_taken_port_stops_the_start(
+    bin_dir: Path, tmp_path: Path, taken_first_port: tuple[int, list[int]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The same taken port with a single attempt: what the retry above saves a start from.
+    monkeypatch.setattr(testbed_cluster, "PORT_ATTEMPTS", 1)
+    with pytest.raises(testbed_cluster.TestbedError, match="address already in use"):
+        testbed_cluster.up(tmp_path, bin_dir, owned=True)
+    assert not (tmp_path / testbed_cluster.STATE_FILE).exists()
 
 
 def test_the_test_beds_processes_die_with_a_killed_owner(bin_dir: Path, tmp_path: Path) -> None:

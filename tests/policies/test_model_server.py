@@ -31,11 +31,18 @@ def test_model_server_resources_missing_and_invalid() -> None:
         "limits": {"cpu": "lots", "memory": "512m"},
     }
     found = run_resource("model-server-resources", rules.MODEL_SERVER, props)
-    text = "\n".join(found)
-    assert len(found) == 3, found
-    assert "requests.memory is not set" in text or "requests.memory" in text
-    assert "'lots', which is not a positive Kubernetes quantity" in text
-    assert "'512m'" in text and 'did you mean "Mi"' in text
+    # The rule's own words, one finding per problem: the missing request, the unparsable limit and the
+    # milli-byte limit (a quantity's "m" is milli, 1/1000: policies/rules/model_server.py).
+    assert sorted(found) == sorted(
+        [
+            'ModelServer "res" does not set spec.deployment_parameters.resources.requests.memory; every '
+            'model server needs cpu and memory requests and limits (a Kubernetes quantity such as "1Gi").',
+            "ModelServer \"res\" sets spec.deployment_parameters.resources.limits.cpu to 'lots', which is "
+            'not a positive Kubernetes quantity (e.g. "500m", "2", "4Gi").',
+            "ModelServer \"res\" sets spec.deployment_parameters.resources.limits.memory to '512m' = 0.512 "
+            'bytes; memory must be at least 1Mi ("m" means milli-bytes: did you mean "Mi"?).',
+        ]
+    ), found
 
 
 def test_model_server_request_above_limit() -> None:
