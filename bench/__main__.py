@@ -141,7 +141,7 @@ def _main(argv: list[str] | None) -> int:
         from bench.stack import StackError, stack_targets
 
         try:
-            found, missing = stack_targets(args.stack, Path.cwd(), args.model)
+            found, missing = stack_targets(args.stack, Path.cwd(), args.model, args.in_cluster)
         except StackError as err:
             say(f"bench: {err}")
             return 2
