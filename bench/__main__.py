@@ -116,6 +116,16 @@ def say(line: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        # Ctrl-C (or SIGTERM in the cluster mode) ends the run with one line: whatever was started is
+        # already stopped (the local vegeta killed, the Job and ConfigMap deleted) on the way out.
+        say("bench: interrupted")
+        return 130
+
+
+def _main(argv: list[str] | None) -> int:
     args = parser().parse_args(argv)
     try:
         check(args)
@@ -131,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         from bench.stack import StackError, stack_targets
 
         try:
-            found, missing = stack_targets(args.stack, Path.cwd(), args.model)
+            found, missing = stack_targets(args.stack, Path.cwd(), args.model, args.in_cluster)
         except StackError as err:
             say(f"bench: {err}")
             return 2

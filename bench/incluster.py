@@ -13,6 +13,7 @@ import signal
 import subprocess
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -23,10 +24,13 @@ from bench.vegeta import attack_command, parse_csv, targets_lines
 
 #: The tutorial's image (peterevans/vegeta, seed 004 and FuseML's load-test Jobs), pinned to its newest
 #: tag, which carries vegeta 12.8.4 (peter-evans/vegeta-docker README: `6.9.1-vegeta12.8.4`); that
-#: release has the same JSON targets and CSV encoder bench reads locally.
+#: release has the same JSON targets, -rate flag and CSV encoder as the one bench builds (bench.vegeta
+#: parse_csv names the files compared).
 IMAGE = "peterevans/vegeta:6.9.1-vegeta12.8.4"
 LABEL = "fuseml-serving/bench"
 MOUNT = "/var/bench"
+#: Seconds between two looks at the Job's status.
+POLL_S = 2.0
 
 
 class ClusterError(Exception):
@@ -133,14 +137,37 @@ def run_job(
                 break
             if time.monotonic() > deadline:
                 raise ClusterError(
-                    f"Job {namespace}/{run}: not complete after {wait_s:g}s (do its pods run?)"
+                    f"Job {namespace}/{run}: not complete after {wait_s:g}s: {_pods_state(kubectl, run)}"
                 )
-            time.sleep(2)
+            time.sleep(min(POLL_S, max(0.0, deadline - time.monotonic())))
         pods = kubectl("get", "pods", "-l", f"{LABEL}={run}", "-o", "name").split()
-        return [list(parse_csv(kubectl("logs", pod).splitlines())) for pod in pods]
+        return [_pod_hits(kubectl, namespace, pod) for pod in pods]
     finally:
         cleanup(kubectl, run)
         signal.signal(signal.SIGTERM, previous)
+
+
+def _pods_state(kubectl: Kubectl, run: str) -> str:
+    """What the run's pods are doing, in words that say where to look (a Job with no pods, pods that never
+    finish: a cluster whose job controller or kubelet does not run them, as on the loopback test bed)."""
+    phases = kubectl(
+        "get", "pods", "-l", f"{LABEL}={run}", "-o", "jsonpath={range .items[*]}{.status.phase} {end}",
+        check=False,
+    ).split()  # fmt: skip
+    if not phases:
+        return "no generator pod was created (does the cluster run a job controller?)"
+    counts = ", ".join(f"{n} {phase}" for phase, n in sorted(Counter(phases).items()))
+    return f"generator pods {counts}, none finished (do their containers run? see kubectl describe pods)"
+
+
+def _pod_hits(kubectl: Kubectl, namespace: str, pod: str) -> list[Hit]:
+    """One pod's results from its log; a log without any (vegeta could not start) is a ClusterError."""
+    log = kubectl("logs", pod)
+    hits = list(parse_csv(log.splitlines()))
+    if not hits:
+        first = (log.strip().splitlines() or ["an empty log"])[0][:200]
+        raise ClusterError(f"{namespace}/{pod.removeprefix('pod/')} wrote no results: {first}")
+    return hits
 
 
 def cleanup(kubectl: Kubectl, run: str) -> None:
