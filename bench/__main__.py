@@ -285,18 +285,10 @@ def _cluster_measure(args: argparse.Namespace, namespace: str):
 
     def measure(target: Target, rate: float) -> dict:
         try:
-            pods = incluster.run_job(
-                kubectl,
-                namespace,
-                target.url,
-                target.bodies,
-                rate,
-                args.warmup + args.duration,
-                args.timeout,
-                args.parallelism,
-                wait_s,
-                say,
+            attack = incluster.Attack(
+                target.url, target.bodies, rate, args.warmup + args.duration, args.timeout, args.parallelism
             )
+            pods = incluster.run_job(kubectl, namespace, attack, wait_s, say)
         except incluster.ClusterError as err:
             raise ProcessingError(f"{target.name}: {err}") from None
         run = stats.merged(pods, rate / args.parallelism, args.warmup, args.duration)

@@ -15,6 +15,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
@@ -37,19 +38,26 @@ class ClusterError(Exception):
     """The Job could not be run or read: one line saying what kubectl answered."""
 
 
-def manifests(
-    run: str,
-    namespace: str,
-    url: str,
-    bodies: list[bytes],
-    rate: float,
-    seconds: float,
-    timeout_s: float,
-    parallelism: int,
-) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class Attack:
+    """One in-cluster run's load: where, with which bodies, how fast and how long, over how many pods."""
+
+    url: str
+    bodies: list[bytes]
+    rate: float
+    """Requests per second, over all pods."""
+    seconds: float
+    timeout_s: float
+    parallelism: int
+
+
+def manifests(run: str, namespace: str, attack: Attack) -> list[dict[str, Any]]:
     """The ConfigMap and Job of one in-cluster run (`run` names both)."""
     labels = {LABEL: run}
-    per_pod = rate / parallelism
+    url, bodies, seconds, timeout_s, parallelism = (
+        attack.url, attack.bodies, attack.seconds, attack.timeout_s, attack.parallelism
+    )  # fmt: skip
+    per_pod = attack.rate / parallelism
     command = attack_command("vegeta", f"{MOUNT}/targets", per_pod, seconds, timeout_s)
     config_map = {
         "apiVersion": "v1",
@@ -107,20 +115,12 @@ class Kubectl:
 
 
 def run_job(
-    kubectl: Kubectl,
-    namespace: str,
-    url: str,
-    bodies: list[bytes],
-    rate: float,
-    seconds: float,
-    timeout_s: float,
-    parallelism: int,
-    wait_s: float,
-    say: Callable[[str], None],
+    kubectl: Kubectl, namespace: str, attack: Attack, wait_s: float, say: Callable[[str], None]
 ) -> list[list[Hit]]:
     """Run one attack as a Job; each pod's hits. The Job and ConfigMap are always deleted."""
     run = f"bench-{uuid.uuid4().hex[:8]}"
-    objects = manifests(run, namespace, url, bodies, rate, seconds, timeout_s, parallelism)
+    objects = manifests(run, namespace, attack)
+    rate, parallelism = attack.rate, attack.parallelism
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         kubectl("apply", "-f", "-", stdin=yaml.safe_dump_all(objects))

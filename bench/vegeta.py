@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from bench.stats import Hit
-from testbed.toolchain import Builder, ToolchainError, cache_root
+from testbed.toolchain import Builder, Piece, ToolchainError, build_piece, cache_root
 
 MODULE = "github.com/tsenart/vegeta/v12"
 #: The newest release the Go module proxy serves (`go list -m -versions github.com/tsenart/vegeta/v12`).
@@ -56,31 +56,10 @@ def ensure(say: Callable[[str], None] = print) -> Path:
         raise ToolchainError("no Go toolchain on PATH: bench builds vegeta from its Go module with Go")
     root = cache_root()
     root.mkdir(parents=True, exist_ok=True)
-    done = root / _key()
-    binary = done / "vegeta"
-    if (done / ".complete").exists():
-        return binary
     # Its own lock, not the toolchain's: a long toolchain build elsewhere must not hold up a benchmark.
     with (root / ".lock-vegeta").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if (done / ".complete").exists():
-            return binary
-        logs = root / "logs"
-        logs.mkdir(parents=True, exist_ok=True)
-        log = logs / f"{_key()}.log"
-        log.write_text("", encoding="utf-8")
-        say(f"building vegeta {VERSION}; log: {log}")
-        with tempfile.TemporaryDirectory(prefix="vegeta-", dir=root) as scratch:
-            out = Path(scratch) / "out"
-            out.mkdir()
-            try:
-                _build(out, Builder(log), Path(scratch))
-            except (ToolchainError, OSError) as err:
-                raise ToolchainError(f"building vegeta failed: {err}; log: {log}") from None
-            (out / ".complete").write_text("", encoding="utf-8")
-            shutil.rmtree(done, ignore_errors=True)
-            out.rename(done)
-    return binary
+        return build_piece(Piece("vegeta", _key(), _build, ("vegeta",)), root, say) / "vegeta"
 
 
 def rate_flag(rate: float) -> str:

@@ -31,7 +31,7 @@ from components.config.errors import raise_all
 from components.planning import Detect, notices, plans
 from components.planning import store_detector as serving_store_detector
 from components.route import API_VERSION as ISTIO_API_VERSION
-from components.serving import MANAGED_BY, BackendArgs, Plan, RegistrationArgs, all_of
+from components.serving import MANAGED_BY, BackendArgs, Plan, RegistrationArgs, Site, all_of
 
 __all__ = ["MANAGED_BY", "Prepared", "build", "prepare", "run", "run_prepared"]
 
@@ -197,7 +197,8 @@ def build(prepared: Prepared | Any, detect: Detect | None = None) -> dict[str, A
         )
     prerequisites = list(after)
     for backend in backends.values():
-        prerequisites += backend.prerequisites(cfg, planned, dict(MANAGED_BY), provider, list(prerequisites))
+        site = Site(cfg, planned, dict(MANAGED_BY), provider, list(prerequisites))
+        prerequisites += backend.prerequisites(site)
     ready = all_of(prerequisites)
     gateway = _gateway(cfg, provider, ready)
     if gateway is not None:

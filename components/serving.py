@@ -37,6 +37,23 @@ def all_of(prerequisites: list[Any]) -> pulumi.Output[list[pulumi.Resource]]:
     )
 
 
+@dataclass(frozen=True)
+class Site:
+    """Where a backend's once-per-stack objects go (Backend.prerequisites)."""
+
+    cfg: Any
+    """The validated StackConfig, its credentials secret Outputs."""
+    planned: Mapping[str, Plan]
+    """Every model's plan."""
+    labels: dict[str, str]
+    """Labels of the stack-wide objects."""
+    provider: pulumi.ProviderResource
+    """The Kubernetes provider."""
+    after: list[Any]
+    """What they are registered after: the namespace, when the stack creates it, and the prerequisites of
+    the backends before this one."""
+
+
 class RegistrationArgs(TypedDict):
     """How a served model is registered as a FuseML Application."""
 
@@ -153,16 +170,9 @@ class Backend(pulumi.ComponentResource):
         return tuple(key for mixin in cls.MODEL_SETTINGS for key in mixin.model_fields)
 
     @classmethod
-    def prerequisites(
-        cls,
-        cfg: StackConfig,
-        planned: Mapping[str, Plan],
-        labels: dict[str, str],
-        provider: pulumi.ProviderResource,
-        after: list[Any],
-    ) -> list[Any]:
-        """What it installs once per stack before any model (resources, or Outputs of resource lists),
-        registered after `after` (the namespace, when the stack creates it); nothing by default."""
+    def prerequisites(cls, site: Site) -> list[Any]:
+        """What it installs once per stack before any model (resources, or Outputs of resource lists);
+        nothing by default."""
         return []
 
     @classmethod

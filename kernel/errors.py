@@ -24,7 +24,7 @@ def shown(key: str, value: Any) -> str:
     if value is None:
         return "nothing"
     if looks_secret(key):
-        return "<hidden>"
+        return repr("<hidden>")
     text = without_userinfo(repr(value))
     return text if len(text) <= 120 else text[:117] + "..."
 

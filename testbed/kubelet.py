@@ -60,6 +60,7 @@ import threading
 import time
 import urllib.error
 import urllib.parse
+from collections.abc import Callable
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -402,32 +403,43 @@ def serve_logs(cluster_dir: Path, logs: Logs) -> ThreadingHTTPServer:
     return server
 
 
-def main(kubeconfig: str) -> int:
-    cluster = _cluster(Path(kubeconfig))
-    logs = Logs()
-    server = serve_logs(cluster.dir, logs)
+def poll_until_gone(poll: Callable[[], None], period_s: float = POLL_S) -> None:
+    """Run `poll` every period_s until the API server has been unreachable GIVE_UP_AFTER times in a row (the
+    test bed was stopped), saying so once per outage: the loop of every stand-in process."""
     failures = 0
-    registered = False
     while failures < GIVE_UP_AFTER:
         try:
-            if not registered:
-                _register_node(cluster, server.server_address[1])
-                registered = True
-            rules = read_rules(cluster.dir)
-            pods = cluster.get("/api/v1/pods") or {"items": []}
-            for pod in pods["items"]:
-                try:
-                    sync_pod(cluster, pod, rules, logs)
-                except urllib.error.HTTPError as err:
-                    # A Pod deleted or rebound between the list and the patch: the next poll sees the truth.
-                    print(f"pod {pod['metadata']['name']}: {err.code} {err.reason}", flush=True)
+            poll()
             failures = 0
         except (OSError, urllib.error.URLError) as err:
             failures += 1
             if failures == 1:
                 print(f"API server unreachable ({err}); retrying", flush=True)
-        time.sleep(POLL_S)
+        time.sleep(period_s)
     print("API server gone; stopping", flush=True)
+
+
+def main(kubeconfig: str) -> int:
+    cluster = _cluster(Path(kubeconfig))
+    logs = Logs()
+    server = serve_logs(cluster.dir, logs)
+    registered = False
+
+    def poll() -> None:
+        nonlocal registered
+        if not registered:
+            _register_node(cluster, server.server_address[1])
+            registered = True
+        rules = read_rules(cluster.dir)
+        pods = cluster.get("/api/v1/pods") or {"items": []}
+        for pod in pods["items"]:
+            try:
+                sync_pod(cluster, pod, rules, logs)
+            except urllib.error.HTTPError as err:
+                # A Pod deleted or rebound between the list and the patch: the next poll sees the truth.
+                print(f"pod {pod['metadata']['name']}: {err.code} {err.reason}", flush=True)
+
+    poll_until_gone(poll)
     server.shutdown()
     return 0
 

@@ -50,7 +50,6 @@ from __future__ import annotations
 
 import hashlib
 import sys
-import time
 import urllib.error
 from datetime import UTC, datetime
 from pathlib import Path
@@ -60,7 +59,6 @@ from testbed import kubelet, ovms_chart
 from testbed.cluster import Cluster
 
 POLL_S = 0.5
-GIVE_UP_AFTER = 100
 FIELD_MANAGER = "testbed-stand-ins"
 MODELSERVERS = "/apis/intel.com/v1alpha1"
 INFERENCESERVICES = "/apis/serving.kserve.io/v1beta1"
@@ -371,54 +369,35 @@ def kserve_objects(cr: dict[str, Any], raw: bool, image: str) -> list[dict[str, 
 def _predictor_condition(deployment: dict[str, Any] | None) -> dict[str, Any]:
     """PredictorReady from the Deployment's conditions, by PropagateRawStatus's rules."""
     conditions = _deployment_conditions(deployment)
-    found = {"type": "PredictorReady", "status": "False", "reason": ""}
+
+    def ready(status: str, source: dict[str, Any]) -> dict[str, Any]:
+        """PredictorReady with this status, taking its reason and message from a Deployment condition."""
+        found = {
+            "type": "PredictorReady",
+            "status": status,
+            "reason": source.get("reason", ""),
+            "message": source.get("message", ""),
+        }
+        return {k: v for k, v in found.items() if v != "" or k == "status"}
+
+    found = ready("False", {})
     available, progressing = conditions.get("Available"), conditions.get("Progressing")
     if available and available["status"] == "True":
-        found = {
-            "type": "PredictorReady",
-            "status": "True",
-            "reason": available.get("reason", ""),
-            "message": available.get("message", ""),
-        }
+        found = ready("True", available)
     if progressing:
         if progressing["status"] == "False" and progressing.get("message"):
-            found = {
-                "type": "PredictorReady",
-                "status": "False",
-                "reason": progressing.get("reason", ""),
-                "message": progressing["message"],
-            }
+            found = ready("False", progressing)
         elif progressing["status"] == "True":
             if progressing.get("reason") == "NewReplicaSetAvailable":
-                found = {
-                    "type": "PredictorReady",
-                    "status": "True",
-                    "reason": progressing["reason"],
-                    "message": progressing.get("message", ""),
-                }
+                found = ready("True", progressing)
             elif not available or available["status"] != "True":
-                found = {
-                    "type": "PredictorReady",
-                    "status": "Unknown",
-                    "reason": progressing.get("reason", ""),
-                    "message": progressing.get("message", ""),
-                }
+                found = ready("Unknown", progressing)
     if available and available["status"] == "False":
-        found = {
-            "type": "PredictorReady",
-            "status": "False",
-            "reason": available.get("reason", ""),
-            "message": available.get("message", ""),
-        }
+        found = ready("False", available)
     failure = conditions.get("ReplicaFailure")
     if failure and failure["status"] == "True":
-        found = {
-            "type": "PredictorReady",
-            "status": "False",
-            "reason": failure.get("reason", ""),
-            "message": failure.get("message", ""),
-        }
-    return {k: v for k, v in found.items() if v != "" or k == "status"}
+        found = ready("False", failure)
+    return found
 
 
 def _model_status(ready: bool, pods: list[dict[str, Any]]) -> dict[str, Any]:
@@ -694,19 +673,7 @@ def seldon_status(cr: dict[str, Any], deployments: list[dict[str, Any] | None]) 
 
 
 def main(kubeconfig: str) -> int:
-    cluster = kubelet._cluster(Path(kubeconfig))
-    standins = StandIns(cluster)
-    failures = 0
-    while failures < GIVE_UP_AFTER:
-        try:
-            standins.poll()
-            failures = 0
-        except (OSError, urllib.error.URLError) as err:
-            failures += 1
-            if failures == 1:
-                print(f"API server unreachable ({err}); retrying", flush=True)
-        time.sleep(POLL_S)
-    print("API server gone; stopping", flush=True)
+    kubelet.poll_until_gone(StandIns(kubelet._cluster(Path(kubeconfig))).poll, POLL_S)
     return 0
 
 

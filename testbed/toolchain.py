@@ -247,7 +247,7 @@ def pieces(with_operator: bool = False) -> list[Piece]:
     return found
 
 
-def _build(piece: Piece, root: Path, say: Callable[[str], None]) -> Path:
+def build_piece(piece: Piece, root: Path, say: Callable[[str], None]) -> Path:
     """Build one piece unless its folder is complete; returns that folder."""
     done = root / piece.key
     if (done / ".complete").exists():
@@ -306,7 +306,7 @@ def _ensure(root: Path, wanted: list[Piece], say: Callable[[str], None]) -> Path
     # Two at a time: module downloads of one overlap the compile of the other on a 2-core machine. The
     # first failure cancels what has not started: its one line is the answer.
     with ThreadPoolExecutor(max_workers=2) as pool:
-        futures = {piece: pool.submit(_build, piece, root, say) for piece in wanted}
+        futures = {piece: pool.submit(build_piece, piece, root, say) for piece in wanted}
         try:
             folders = {piece: future.result() for piece, future in futures.items()}
         except BaseException:

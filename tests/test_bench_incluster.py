@@ -24,8 +24,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_the_job_and_configmap_are_valid_kubernetes_objects() -> None:
     objects = incluster.manifests(
-        "bench-0001", "fuseml-workloads", "http://ovms-a.fuseml-workloads:8081/v1/models/a:predict",
-        [b'{"instances": [[1]]}', b'{"instances": [[2]]}'], rate=300, seconds=12, timeout_s=5, parallelism=3,
+        "bench-0001", "fuseml-workloads", incluster.Attack(
+            "http://ovms-a.fuseml-workloads:8081/v1/models/a:predict",
+            [b'{"instances": [[1]]}', b'{"instances": [[2]]}'],
+            rate=300, seconds=12, timeout_s=5, parallelism=3,
+        ),
     )  # fmt: skip
     for item in objects:
         kubernetes_validate.validate(item, "1.36", strict=True)
@@ -56,8 +59,10 @@ def test_the_job_and_configmap_are_deleted_when_the_job_does_not_complete(tmp_pa
     )
     with pytest.raises(incluster.ClusterError, match="not complete after 0s"):
         incluster.run_job(
-            incluster.Kubectl(str(kubectl), "ns1"), "ns1", "http://m/v1/models/m:predict", [b"{}"], rate=10,
-            seconds=3, timeout_s=1, parallelism=1, wait_s=0, say=lambda line: None,
+            incluster.Kubectl(str(kubectl), "ns1"), "ns1",
+            incluster.Attack("http://m/v1/models/m:predict", [b"{}"], rate=10, seconds=3, timeout_s=1,
+                             parallelism=1),
+            wait_s=0, say=lambda line: None,
         )  # fmt: skip
     lines = calls.read_text().splitlines()
     assert lines[0] == "-n ns1 apply -f -"
@@ -79,8 +84,10 @@ def test_the_job_and_configmap_are_deleted_on_ctrl_c(tmp_path: Path) -> None:
 
     with pytest.raises(KeyboardInterrupt):
         incluster.run_job(
-            incluster.Kubectl(str(kubectl), "ns1"), "ns1", "http://m/v1/models/m:predict", [b"{}"], rate=10,
-            seconds=3, timeout_s=1, parallelism=2, wait_s=60, say=interrupt,
+            incluster.Kubectl(str(kubectl), "ns1"), "ns1",
+            incluster.Attack("http://m/v1/models/m:predict", [b"{}"], rate=10, seconds=3, timeout_s=1,
+                             parallelism=2),
+            wait_s=60, say=interrupt,
         )  # fmt: skip
     lines = calls.read_text().splitlines()
     assert said and lines[0] == "-n ns1 apply -f -"

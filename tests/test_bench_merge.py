@@ -133,6 +133,8 @@ def test_a_pod_whose_log_has_no_results_is_named(tmp_path: Path) -> None:
         incluster.ClusterError, match=r"^ns1/bench-b-1 wrote no results: sh: vegeta: not found$"
     ):
         incluster.run_job(
-            incluster.Kubectl(str(kubectl), "ns1"), "ns1", "http://m/v1/models/m:predict", [b"{}"], rate=40,
-            seconds=4, timeout_s=1, parallelism=2, wait_s=5, say=lambda line: None,
+            incluster.Kubectl(str(kubectl), "ns1"), "ns1",
+            incluster.Attack("http://m/v1/models/m:predict", [b"{}"], rate=40, seconds=4, timeout_s=1,
+                             parallelism=2),
+            wait_s=5, say=lambda line: None,
         )  # fmt: skip

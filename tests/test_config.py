@@ -725,4 +725,4 @@ def test_no_credential_in_a_url_or_under_a_secret_looking_key_is_taken_or_echoed
     message = error({**raw(model()), **config})
     (line,) = [line for line in message.splitlines() if line.startswith(f"fuseml-serving:{key}")]
     assert secret not in message
-    assert "no user or password in it" in line or "got <hidden>" in line
+    assert "no user or password in it" in line or "got '<hidden>'" in line

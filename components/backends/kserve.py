@@ -20,7 +20,7 @@ from components.config.base import Settings, section
 from components.config.entries import RuntimeSettings, RuntimeVersionSettings
 from components.config.readers import _bool, _one_of, _pinned_tag
 from components.config.sections import MODELS_MOUNT, StorageConfig
-from components.serving import Backend, BackendArgs, Plan, Urls
+from components.serving import Backend, BackendArgs, Plan, Site, Urls
 from kernel.backends import KSERVE, OVMS_IMAGE, OVMS_RELEASE
 from kernel.names import NAMESPACE
 
@@ -192,19 +192,12 @@ class KServeModel(Backend):
         return found
 
     @classmethod
-    def prerequisites(
-        cls,
-        cfg: Any,
-        planned: Mapping[str, Plan],
-        labels: dict[str, str],
-        provider: pulumi.ProviderResource,
-        after: list[Any],
-    ) -> list[Any]:
+    def prerequisites(cls, site: Site) -> list[Any]:
         """The kserve-openvino ClusterServingRuntime, when the stack installs it."""
-        if not cfg.kserve.openvino_runtime:
+        if not site.cfg.kserve.openvino_runtime:
             return []
-        opts = pulumi.ResourceOptions(provider=provider)
-        return [openvino_runtime(cfg.kserve.openvino_image_tag, labels, opts)]
+        opts = pulumi.ResourceOptions(provider=site.provider)
+        return [openvino_runtime(site.cfg.kserve.openvino_image_tag, site.labels, opts)]
 
     @classmethod
     def stack_notices(cls, cfg: Any, planned: Mapping[str, Plan]) -> list[str]:

@@ -18,7 +18,7 @@ import pulumi_kubernetes as k8s
 
 from components.config.entries import RuntimeSettings
 from components.config.sections import StorageConfig
-from components.serving import Backend, BackendArgs, Plan, Urls
+from components.serving import Backend, BackendArgs, Plan, Site, Urls
 from kernel.backends import MODELMESH
 
 API_VERSION = "serving.kserve.io/v1beta1"
@@ -135,20 +135,14 @@ class ModelMeshModel(Backend):
         return Urls(host, v2, v2, grpc)
 
     @classmethod
-    def prerequisites(
-        cls,
-        cfg: Any,
-        planned: Mapping[str, Plan],
-        labels: dict[str, str],
-        provider: pulumi.ProviderResource,
-        after: list[Any],
-    ) -> list[Any]:
+    def prerequisites(cls, site: Site) -> list[Any]:
         """The namespace's storage-config Secret, for the buckets its models read."""
-        models = [m for m in cfg.models if planned[m.app_name].backend == cls.NAME]
+        cfg = site.cfg
+        models = [m for m in cfg.models if site.planned[m.app_name].backend == cls.NAME]
         if not models:
             return []
-        opts = pulumi.ResourceOptions(provider=provider)
-        return [storage_config(cfg, models, cfg.credentials, labels, opts)]
+        opts = pulumi.ResourceOptions(provider=site.provider)
+        return [storage_config(cfg, models, cfg.credentials, site.labels, opts)]
 
     def objects(self, name: str, args: BackendArgs) -> list[pulumi.Resource]:
         model = args["model"]

@@ -7,7 +7,6 @@ operator's install (operator.py) and the shared server (server.py).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import pulumi
@@ -29,7 +28,7 @@ from components.backends.ovms.spec import (
     service_parameters,
     spec,
 )
-from components.serving import MANAGED_BY, Backend, BackendArgs, Plan, Urls, all_of
+from components.serving import MANAGED_BY, Backend, BackendArgs, Plan, Site, Urls, all_of
 from kernel.backends import OVMS
 
 __all__ = [
@@ -83,17 +82,10 @@ class ModelServer(Backend):
         )
 
     @classmethod
-    def prerequisites(
-        cls,
-        cfg: Any,
-        planned: Mapping[str, Plan],
-        labels: dict[str, str],
-        provider: pulumi.ProviderResource,
-        after: list[Any],
-    ) -> list[Any]:
+    def prerequisites(cls, site: Site) -> list[Any]:
         """The operator at its pinned release (when installed by this stack), and the GCS key Secret the
         operator mounts by its fixed name when an OVMS model reads gs://."""
-        found: list[Any] = []
+        cfg, found = site.cfg, []
         if cfg.operator.install:
             operator = OvmsOperator(
                 "ovms-operator",
@@ -102,7 +94,7 @@ class ModelServer(Backend):
                     "namespace": cfg.operator.namespace,
                     "manifests": cfg.operator.manifests,
                 },
-                opts=pulumi.ResourceOptions(providers=[provider]),
+                opts=pulumi.ResourceOptions(providers=[site.provider]),
             )
             found.append(operator.ready)
         if cfg.credentials.get("gcs_credentials") is not None and any(
@@ -111,9 +103,11 @@ class ModelServer(Backend):
             found.append(
                 k8s.core.v1.Secret(
                     "gcs-credentials",
-                    metadata={"name": GCS_SECRET_NAME, "namespace": cfg.namespace, "labels": labels},
+                    metadata={"name": GCS_SECRET_NAME, "namespace": cfg.namespace, "labels": site.labels},
                     string_data={GCS_SECRET_KEY: cfg.credentials["gcs_credentials"]},
-                    opts=pulumi.ResourceOptions(provider=provider, depends_on=all_of([*after, *found])),
+                    opts=pulumi.ResourceOptions(
+                        provider=site.provider, depends_on=all_of([*site.after, *found])
+                    ),
                 )
             )
         return found
