@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-import yaml
 from google.protobuf import json_format
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime.settings import SETTINGS
 from pulumi.runtime.stack import run_pulumi_func
+
+from offline.stackfile import StackConfig, project_settings, read
 
 PROJECT = "fuseml-serving"
 ROOT = Path(__file__).resolve().parents[1]
@@ -189,24 +190,25 @@ def stack_file(stack: str, root: Path = ROOT) -> Path:
     return root / f"Pulumi.{stack}.yaml"
 
 
-def read_stack_config(path: Path) -> tuple[dict[str, str], list[str]]:
-    """Engine-form config of a stack file: values as strings, objects as JSON; secure values as placeholders.
+def read_stack_config(path: Path, project_file: Path | None = None) -> tuple[dict[str, str], list[str]]:
+    """Engine-form config of a stack file, read as the Pulumi CLI reads it (offline/stackfile.py); secure
+    values become placeholders and are never decrypted.
 
-    Secure values are never decrypted: each becomes a placeholder naming its key, so what the program does
-    with a secret can be planned and reviewed without the secret.
+    `project_file` is the Pulumi.yaml whose name namespaces bare keys and whose declared types and
+    defaults apply (default: the one beside the stack file, else this repository's).
     """
-    document = yaml.safe_load(path.read_text()) or {}
-    config: dict[str, str] = {}
-    secret_keys: list[str] = []
-    for key, value in (document.get("config") or {}).items():
-        if isinstance(value, dict) and set(value) == {"secure"}:
-            config[key] = f"[secret {key}]"
-            secret_keys.append(key)
-        elif isinstance(value, str):
-            config[key] = value
-        else:
-            config[key] = json.dumps(value)
-    return config, secret_keys
+    found = read_stack_file(path, project_file)
+    return found.config, found.secret_keys
+
+
+def read_stack_file(path: Path, project_file: Path | None = None, stack: str = "") -> StackConfig:
+    """The whole reading of a stack file (config, secret keys, placeholders, warnings); StackFileError when
+    the CLI would refuse it or the reader cannot read it as the CLI does."""
+    if project_file is None:
+        beside = path.parent / "Pulumi.yaml"
+        project_file = beside if beside.is_file() else ROOT / "Pulumi.yaml"
+    name, declared = project_settings(project_file)
+    return read(path, name, declared, stack or path.name[len("Pulumi.") : -len(".yaml")])
 
 
 def engine_config(raw: Mapping[str, Any], namespace: str = PROJECT) -> dict[str, str]:

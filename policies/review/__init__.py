@@ -2,7 +2,9 @@
 
 Why: reviewers (and CI) need the policy pack's verdict on a stack change without a Pulumi CLI, cloud
 credentials, a cluster or the network. The review runs the real program in-process with the stack's
-`Pulumi.<stack>.yaml` (secure values stay placeholders, never decrypted), feeds the planned resources to
+`Pulumi.<stack>.yaml` read as the Pulumi CLI reads it (offline/stackfile.py; secure values, and secrets
+the program needs that the file does not hold, are opaque placeholders, never decrypted; models whose
+plan needs a store read are left out and listed: no host is contacted), feeds the planned resources to
 the very rules the policy pack serves (policies/rules/), prints one table of verdicts and writes the
 planned Kubernetes objects plus a resource tree for reading.
 

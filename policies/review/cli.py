@@ -19,8 +19,11 @@ from offline.plan import ROOT
 from policies.review.rendering import Masking, scrubber, summary, table, tree, write_review
 from policies.review.running import (
     CREDENTIAL_POLICY,
+    INFO_LEVEL,
+    OFFLINE_NOTE,
     Program,
     ReviewError,
+    Verdict,
     evaluate,
     read_policy_config,
     read_stack,
@@ -64,9 +67,10 @@ def parse_args(argv: Sequence[str] | None, out: TextIO, err: TextIO) -> argparse
 def review(args: argparse.Namespace, program: Program | None, out: TextIO) -> int:
     """Run one review and print it; raises ReviewError when it cannot run."""
     raw_config, levels, settings = read_policy_config(args.config)
-    config, secret_keys = read_stack(args.stack, args.root)
-    result = run_program(args.stack, config, secret_keys, program)
-    masking = Masking.of(result, settings[CREDENTIAL_POLICY])
+    read = read_stack(args.stack, args.root)
+    reviewed = run_program(args.stack, read, program)
+    result = reviewed.plan
+    masking = Masking.of(result, settings[CREDENTIAL_POLICY], reviewed.placeholders.values())
     verdicts = evaluate(result, raw_config, levels)
     verdicts += [
         note
@@ -74,6 +78,9 @@ def review(args: argparse.Namespace, program: Program | None, out: TextIO) -> in
         if r.kubernetes_object
         for note in schema_notes(r, masking.written_object(r))
     ]
+    # What the review assumed is part of its verdict: rows of their own, in the table and verdicts.json.
+    notes = [*read.warnings, *reviewed.notes()]
+    verdicts += [Verdict("(stack)", OFFLINE_NOTE, INFO_LEVEL, line) for line in notes]
     destination = args.out or Path("review-out") / args.stack
     written = write_review(destination, result, masking, tree(args.stack, result, verdicts), verdicts)
     for line in [*table(result, verdicts), "", summary(args.stack, result, verdicts, levels)]:

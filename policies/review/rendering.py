@@ -155,10 +155,13 @@ class Masking:
     redactor: Redactor = field(default_factory=scrubber)
 
     @classmethod
-    def of(cls, result: Plan, credential_settings: Mapping[str, Any]) -> Masking:
-        """Find flagged credentials and secret values across the whole plan."""
+    def of(
+        cls, result: Plan, credential_settings: Mapping[str, Any], placeholders: Iterable[str] = ()
+    ) -> Masking:
+        """Find flagged credentials and secret values across the whole plan; `placeholders` stand in for
+        secrets the review does not have, and are never shown either."""
         flagged = {r.urn: flagged_credentials(r, credential_settings) for r in result.resources}
-        values = [value for found in flagged.values() for _, value in found]
+        values = [*placeholders, *(value for found in flagged.values() for _, value in found)]
         values += [value for r in result.resources for value in secret_values(r)]
         values += [v for key in result.secret_outputs for _, v in string_leaves(result.outputs.get(key))]
         for resource in result.resources:

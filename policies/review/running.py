@@ -7,16 +7,20 @@ the plan and its verdicts, and nothing here writes or prints.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+import pulumi
 
 from components.config import ConfigError
-from offline.plan import Plan, PlannedResource, plan, read_stack_config, stack_file, stacks
+from kernel.credentials import SECRET_KEYS
+from kernel.names import NAMESPACE
+from offline.plan import Plan, PlannedResource, plan, read_stack_file, stack_file, stacks
 from offline.schemas import validate
+from offline.stackfile import StackConfig, StackFileError, placeholder
 from policies import rules
 
 #: Levels that fail the review. None of the rules has a remediation, and Pulumi ranks remediate above
@@ -25,13 +29,18 @@ BLOCKING_LEVELS = frozenset({"mandatory", "remediate"})
 #: Level of schema notes: informational only, see `schema_notes`.
 INFO_LEVEL = "info"
 CREDENTIAL_POLICY = "no-plaintext-credentials"
+#: The policy name of the review's own notes (assumed secrets, models not planned offline).
+OFFLINE_NOTE = "offline-review"
 
 #: What replaces a Pulumi secret (the same text `pulumi preview --json` shows and the rules read as secret).
 SECRET_MASK = "[secret]"
 #: What replaces a plain-text credential the rule flagged (or a Secret payload) in the written objects.
 CREDENTIAL_MASK = "[redacted credential]"
+#: Ends the reason the offline detector gives, so its refusals are told apart from the stack's mistakes.
+OFFLINE_DETECTION = "the offline review reads no store"
 
 Program = Callable[[], Mapping[str, Any]]
+Detect = Callable[[str], tuple[str, str]]
 
 
 class ReviewError(Exception):
@@ -41,21 +50,16 @@ class ReviewError(Exception):
 # ---------------------------------------------------------------------------------------------------------
 # Inputs: stack file, policy config, plan.
 # ---------------------------------------------------------------------------------------------------------
-def read_stack(stack: str, root: Path) -> tuple[dict[str, str], list[str]]:
-    """Engine-form config and secret keys of `Pulumi.<stack>.yaml` under root, or ReviewError."""
+def read_stack(stack: str, root: Path) -> StackConfig:
+    """`Pulumi.<stack>.yaml` under root read as the Pulumi CLI reads it, or ReviewError in one line."""
     path = stack_file(stack, root)
     if not path.is_file():
         known = ", ".join(stacks(root)) or "none"
         raise ReviewError(f"no stack file {path} (stacks under {root}: {known})")
     try:
-        return read_stack_config(path)
-    except yaml.YAMLError as error:
-        # Only the position: YAML errors quote the offending line, which may hold a credential.
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise ReviewError(f"{path} is not valid YAML{where}") from None
-    except (AttributeError, TypeError):
-        raise ReviewError(f"{path} must hold a mapping with a `config:` mapping") from None
+        return read_stack_file(path, stack=stack)
+    except StackFileError as error:
+        raise ReviewError(str(error)) from None
 
 
 def read_policy_config(path: Path | None) -> tuple[dict[str, Any], dict[str, str], dict[str, dict[str, Any]]]:
@@ -72,21 +76,121 @@ def read_policy_config(path: Path | None) -> tuple[dict[str, Any], dict[str, str
     return raw, levels, settings
 
 
-def run_program(
-    stack: str, config: Mapping[str, str], secret_keys: list[str], program: Program | None
-) -> Plan:
-    """Plan the program under mocks; a ConfigError or a crash becomes a ReviewError naming what registered."""
-    registered: list[PlannedResource] = []
-    try:
-        return plan(config, stack=stack, secret_keys=secret_keys, program=program, record=registered)
-    except ConfigError as error:
-        raise ReviewError(
-            f"invalid stack config: {error} ({len(registered)} resource(s) registered)"
-        ) from None
-    except Exception as error:  # a crashing program cannot be reviewed; report it like bad config
-        raise ReviewError(
-            f"the program failed: {type(error).__name__}: {error} ({len(registered)} resource(s) registered)"
-        ) from None
+def offline_detect(url: str) -> tuple[str, str]:
+    """The review's `detect`: never reads a store (no host is contacted offline); every model that needs
+    its store read to be planned is refused with this reason, and the review leaves it out."""
+    from modelstore.errors import StoreError
+
+    raise StoreError(f"format auto is read from the store at deploy time, and {OFFLINE_DETECTION}")
+
+
+def review_program(detect: Detect) -> Program:
+    """The program `pulumi up` runs (components.program.run: prepare once, then build), with `detect`."""
+
+    def program() -> Mapping[str, Any]:
+        from components.config import raw_from_pulumi
+        from components.program import build, prepare
+
+        project, stack = pulumi.get_project(), pulumi.get_stack()
+        return build(prepare(*raw_from_pulumi(), project=project, stack=stack, detect=detect))
+
+    return program
+
+
+@dataclass
+class Reviewed:
+    """A plan and what the review assumed to make it: secrets it does not have, models it left out."""
+
+    plan: Plan
+    assumed: list[str] = field(default_factory=list)
+    """Secret keys the stack file does not set, which the program needs: planned as opaque placeholders."""
+    unplanned: list[tuple[int, str, str]] = field(default_factory=list)
+    """(index in the stack, app name, model URL) of each model left out: its plan needs its store read."""
+    placeholders: dict[str, str] = field(default_factory=dict)
+    """Secret key -> the placeholder that stands in for it (never to be shown as a value)."""
+
+    def notes(self) -> list[str]:
+        """One line per assumption, for the report."""
+        lines = []
+        if self.assumed:
+            lines.append(
+                f"assumed set: {', '.join(self.assumed)} (secrets the stack file does not hold and the "
+                "program needs; `pulumi config set --secret` sets them before `pulumi up`): planned as "
+                "opaque placeholders, never shown"
+            )
+        lines += [
+            f"not planned offline: {NAMESPACE}:models[{i}] (app {app!r}, {url}): format auto is read from "
+            "its store at deploy time; set `format` to review it"
+            for i, app, url in self.unplanned
+        ]
+        return lines
+
+
+_MODEL_FORMAT = re.compile(r"models\[(\d+)\]\.format")
+
+
+def _needed_secrets(mistakes: list[ConfigError], config: Mapping[str, str]) -> list[str]:
+    """Secret keys that refusals ask to be set and the stack file does not set, in SECRET_KEYS' order."""
+    text = "\n".join(str(m) for m in mistakes)
+    return [
+        f"{NAMESPACE}:{key}"
+        for key in SECRET_KEYS
+        if f"{NAMESPACE}:{key}" in text and f"{NAMESPACE}:{key}" not in config
+    ]
+
+
+def run_program(stack: str, read: StackConfig, program: Program | None) -> Reviewed:
+    """Plan the program under mocks with what the stack file holds, plus what the review must assume.
+
+    Secrets the stack file does not hold but the program needs (the shipped stacks ask for their S3 keys
+    in a comment) are assumed set, as opaque placeholders; models whose plan needs their store read
+    (`format: auto` on a backend that does not read the folder itself) are left out and listed. Any other
+    refusal, or a crash, is a ReviewError naming every mistake and what registered.
+    """
+    config, secret_keys = dict(read.config), list(read.secret_keys)
+    reviewed = Reviewed(Plan([], {}), placeholders=dict(read.placeholders))
+    models_key = f"{NAMESPACE}:models"
+    original = json.loads(config[models_key]) if models_key in config else []
+    kept = list(range(len(original)))  # original index of each model still in the plan
+    run = program or review_program(offline_detect)
+    # Each round adds an assumption (secret keys, then left-out models) or ends: at most one per secret key
+    # plus one for the models, and one to plan.
+    for _ in range(len(SECRET_KEYS) + 2):
+        registered: list[PlannedResource] = []
+        try:
+            reviewed.plan = plan(config, stack=stack, secret_keys=secret_keys, program=run, record=registered)
+            return reviewed
+        except ConfigError as error:
+            mistakes = error.errors
+            needed = _needed_secrets(mistakes, config)
+            if needed:
+                for key in needed:
+                    config[key] = reviewed.placeholders[key] = placeholder(key)
+                    secret_keys.append(key)
+                reviewed.assumed += needed
+                continue
+            offline = [
+                m for m in mistakes if OFFLINE_DETECTION in m.allowed and _MODEL_FORMAT.fullmatch(m.key)
+            ]
+            if offline and len(offline) == len(mistakes):
+                left_out = {kept[int(_MODEL_FORMAT.fullmatch(m.key)[1])] for m in offline}  # type: ignore[index]
+                for i in sorted(left_out):
+                    entry = original[i] if isinstance(original[i], dict) else {}
+                    reviewed.unplanned.append((i, str(entry.get("app_name")), str(entry.get("model"))))
+                kept = [i for i in kept if i not in left_out]
+                config[models_key] = json.dumps([original[i] for i in kept])
+                continue
+            real = [str(m) for m in mistakes if m not in offline]
+            also = f"; {len(offline)} model(s) with format auto are not planned offline" if offline else ""
+            raise ReviewError(
+                f"invalid stack config: {chr(10).join(real)} ({len(registered)} resource(s) registered{also})"
+            ) from None
+        except Exception as error:  # a crashing program cannot be reviewed; report it like bad config
+            raise ReviewError(
+                f"the program failed: {type(error).__name__}: {error} "
+                f"({len(registered)} resource(s) registered)"
+            ) from None
+    raise ReviewError("the review could not settle what to assume (a bug: please report it)")
 
 
 # ---------------------------------------------------------------------------------------------------------
