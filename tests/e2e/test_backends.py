@@ -546,6 +546,8 @@ def test_mesh_modelmesh_inference_services_and_storage_hold_the_stacks_values(me
         "secret_access_key": SECRETS["aws_secret_access_key"],
         "bucket": "models",
         "endpoint_url": "http://minio.minio:9000",
+        # The runtime adapter requires a region (provider.go NewRepository): AWS's default, none being set.
+        "region": "us-east-1",
     }
     # ModelMesh has no exposure of its own: the route goes to its Service modelmesh-serving, REST proxy port
     # 8008 (modelmesh-serving docs/configuration/README.md: inferenceServiceName, restProxy.port); ovms-1.x
@@ -611,10 +613,11 @@ def test_mesh_kserve_openvino_model_and_runtime_hold_the_stacks_values(mesh: Mes
     }
     account = held(cluster, f"/api/v1/namespaces/{ns}/serviceaccounts/resnet-kserve-kserve")
     assert account["secrets"] == [{"name": "resnet-kserve-kserve"}]
-    # The runtime the stack installs: OVMS at kserve.openvino_image_tag's default (README), serving IR.
+    # The runtime the stack installs: OVMS at kserve.openvino_image_tag's default (README: 2026.2, the newest
+    # that still serves the runtime's v1 protocol), serving IR.
     runtime = held(cluster, RUNTIME_PATH)
     (container,) = runtime["spec"]["containers"]
-    assert container["image"] == "openvino/model_server:2025.1"
+    assert container["image"] == "openvino/model_server:2026.2"
     assert "openvino" in [f["name"] for f in runtime["spec"]["supportedModelFormats"]]
     assert mesh.fuseml.store["resnet-kserve"]["url"] == (
         f"http://resnet-kserve.{ns}.{stacks.DOMAIN}/v1/models/resnet-kserve:predict"
