@@ -11,6 +11,8 @@ Prints, each measurement in a fresh subprocess (so its peak RSS is its own):
   own STORAGE_EMULATOR_HOST override, at that stalled socket, and a service-account key whose token_uri
   is there too); for 10 and for N models. Target: refused in under 20 s whatever the number of models
   (the bound, storage.read_timeout_s, is 15 s by default).
+* the converter (`python -m convert`) on the stalled gs:// and s3:// stores: time to its one-line exit 2
+  (one folder, read with the same clients, each call bounded by the default 15 s).
 
 Figures are printed, never asserted. Nothing leaves 127.0.0.1.
 
@@ -204,18 +206,52 @@ def main() -> None:
         }
         for name, spec in cases.items():
             rows.append((f"{name}, {count} models", measure(spec)))
+    # The converter reads its source with the same clients, each call bounded (no detect_many: one folder).
+    converter = {
+        "converter (python -m convert), gs:// no network": {
+            "STORAGE_EMULATOR_HOST": f"http://127.0.0.1:{port}",
+            "FUSEML_INPUT_MODEL": "gs://bench/models/0",
+        },
+        "converter (python -m convert), s3:// never answers": {
+            "S3_ENDPOINT": f"http://127.0.0.1:{port}",
+            "FUSEML_INPUT_MODEL": "s3://bench/models/0",
+            **{
+                "AWS_ACCESS_KEY_ID": "bench-access-key-id",
+                "AWS_SECRET_ACCESS_KEY": "bench-secret-access-key",
+            },
+        },
+    }
+    for name, env in converter.items():
+        start = time.perf_counter()
+        out = subprocess.run(
+            [sys.executable, "-m", "convert"],
+            cwd=ROOT,
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        took = round(time.perf_counter() - start, 2)
+        first = (out.stderr.strip().splitlines() or [""])[-1]
+        rows.append(
+            (
+                name,
+                {"wall_s": took, "process_s": took, "peak_mb": "-", "exit": out.returncode, "first": first},
+            )
+        )
     for filler in fillers:
         filler.close()
     stalled.close()
 
     print(f"{'case':<70} {'prepare s':>9} {'process s':>9} {'peak MB':>8}  outcome")
     for name, figures in rows:
-        outcome = (
-            f"planned {figures['planned']} ({', '.join(figures['formats'])})"
-            if "planned" in figures
-            else f"refused in {figures['refused_lines']} line(s)"
-        )
-        if figures["stderr_lines"]:
+        if "exit" in figures:
+            outcome = f"exit {figures['exit']}"
+        elif "planned" in figures:
+            outcome = f"planned {figures['planned']} ({', '.join(figures['formats'])})"
+        else:
+            outcome = f"refused in {figures['refused_lines']} line(s)"
+        if figures.get("stderr_lines"):
             outcome += f", {figures['stderr_lines']} stderr lines"
         print(
             f"{name:<70} {figures['wall_s']:>9} {figures['process_s']:>9} {figures['peak_mb']:>8}  {outcome}"

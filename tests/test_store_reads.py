@@ -9,6 +9,7 @@ is pointed at it with its own STORAGE_EMULATOR_HOST override.
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import socket
@@ -198,6 +199,48 @@ def test_an_unreachable_gcs_store_is_refused_at_the_bound_not_after_the_clients_
     with pytest.raises(StoreError, match=r"gs://bench cannot be read: the GCS endpoint cannot be reached"):
         store.list()
     assert time.monotonic() - start < 6
+
+
+@pytest.mark.parametrize(("scheme", "endpoint"), [("az", "BlobEndpoint"), ("azfs", "FileEndpoint")])
+def test_an_unreachable_azure_store_is_refused_in_one_line_without_the_sdks_backoff(scheme, endpoint) -> None:
+    # A closed port: the storage SDK's default retry would wait 15 s and more before its second attempt.
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    conn = (
+        f"DefaultEndpointsProtocol=http;AccountName=acct;AccountKey={base64.b64encode(SECRET.encode()).decode()};"
+        f"{endpoint}=http://127.0.0.1:{port}/acct;"
+    )
+    models = [{"app_name": f"m{i}", "model": f"{scheme}://models/m{i}"} for i in range(3)]
+    start = time.monotonic()
+    lines = refusal(stack(models), {"azure_storage_connection_string": conn})
+    assert time.monotonic() - start < 8
+    assert len(lines) == 1 and lines[0].startswith(
+        f"fuseml-serving:models[0-2].format (3 models on {scheme}://models)"
+    )
+    assert "the Azure endpoint cannot be reached" in lines[0]
+    assert base64.b64encode(SECRET.encode()).decode() not in lines[0] and "AccountKey" not in lines[0]
+
+
+def test_the_step_refuses_an_unreachable_store_within_its_bound(stalled, monkeypatch, tmp_path) -> None:
+    # The step prepares with the core's `prepare`: the same bounded read, the bound from its environment.
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", f"http://127.0.0.1:{stalled}")
+    env = {
+        "FUSEML_APP_NAME": "iris",
+        "FUSEML_MODEL": "gs://mlflow/0/run/artifacts/model",
+        "FUSEML_SERVING_DOMAIN": "10.0.0.1.nip.io",
+        "FUSEML_SERVING_READ_TIMEOUT_S": "2",
+        "TASK_RESULT": "prediction-url",
+        "FUSEML_SERVING_RESULTS_DIR": str(tmp_path),
+    }
+    out, err = io.StringIO(), io.StringIO()
+    start = time.monotonic()
+    assert step_main(env, tmp_path, out=out, err=err) == 2
+    assert time.monotonic() - start < 8
+    text = err.getvalue() or out.getvalue()
+    assert text.startswith("error: fuseml-serving:models[0].format (app 'iris'): got 'auto'"), text
+    assert "gs://mlflow cannot be read" in text and "(step input: FUSEML_FORMAT)" in text
+    assert "Traceback" not in text
 
 
 def test_a_store_that_does_not_answer_in_time_says_so_and_names_the_setting(minio, monkeypatch) -> None:
