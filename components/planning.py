@@ -21,20 +21,44 @@ if TYPE_CHECKING:
     from components.config import ModelConfig, StackConfig
 
 
-#: Reads a model folder's format: url -> (format, evidence); raises modelstore's StoreError.
+#: Reads a model folder's format: url -> (format, evidence); raises modelstore's StoreError. A detector
+#: that also has `many(urls)` (url -> (format, evidence) or StoreError) is asked for every model at once.
 Detect = Callable[[str], tuple[str, str]]
+#: What detection answered for one model folder: (format, evidence), or why it could not tell.
+Answer = tuple[str, str] | Exception
+
+
+class StoreDetector:
+    """Reads models' formats from their stores (modelstore) with these plain credentials and the stack's
+    storage settings: the one reading that `pulumi up` and the workflow step share. `many` reads every
+    folder at once, concurrently, one client per store, each store within storage.read_timeout_s."""
+
+    def __init__(self, storage: StorageConfig, credentials: Mapping[str, str]) -> None:
+        from modelstore.stores import StoreSettings
+
+        self.settings = StoreSettings(
+            dict(credentials), storage.s3_endpoint, storage.aws_region, storage.read_timeout_s
+        )
+
+    def __call__(self, url: str) -> tuple[str, str]:
+        answer = self.many([url])[url]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    def many(self, urls: list[str]) -> dict[str, Answer]:
+        from modelstore.many import detect_many
+
+        found = detect_many(urls, self.settings)
+        return {
+            url: got if isinstance(got, Exception) else (got.format, got.evidence)
+            for url, got in found.items()
+        }
 
 
 def store_detector(storage: StorageConfig, credentials: Mapping[str, str]) -> Detect:
-    """Read a model's format from its store (modelstore) with these plain credentials and the stack's
-    storage settings: the one reading that `pulumi up` and the workflow step share."""
-    from modelstore.detect import detect
-
-    def read(url: str) -> tuple[str, str]:
-        found = detect(url, credentials, endpoint=storage.s3_endpoint, region=storage.aws_region)
-        return found.format, found.evidence
-
-    return read
+    """The detector of a stack's stores (StoreDetector)."""
+    return StoreDetector(storage, credentials)
 
 
 def plans(cfg: StackConfig, backends: Mapping[str, type[Backend]], detect: Detect) -> dict[str, Plan]:
@@ -46,9 +70,22 @@ def plans(cfg: StackConfig, backends: Mapping[str, type[Backend]], detect: Detec
     """
     found: dict[str, Plan] = {}
     mistakes: list[ConfigError] = []
+    wanted = [model.model for model in cfg.models if _detects(model, backends)]
+    answers = _detect_all(detect, wanted)
+    mistakes += _store_failures(cfg, answers)
+
+    def known(url: str) -> tuple[str, str]:
+        got = answers[url]
+        if isinstance(got, Exception):
+            raise got
+        return got
+
     for i, model in enumerate(cfg.models):
+        answer = answers.get(model.model)
+        if isinstance(answer, Exception) and getattr(answer, "store", None) is not None:
+            continue  # reported once for its store above
         try:
-            found[model.app_name] = plan_entry(i, model, backends, detect)
+            found[model.app_name] = plan_entry(i, model, backends, known)
         except ConfigError as error:
             mistakes += error.errors
     names: dict[str, str] = {
@@ -98,6 +135,80 @@ def _hosts(
     return mistakes
 
 
+def _detects(model: ModelConfig, backends: Mapping[str, type[Backend]]) -> bool:
+    """Whether planning this model reads its format from the store: `format: auto`, unless the model goes
+    to a backend that reads the folder itself (OVMS: `backend: ovms`, or `auto` with OVMS-only settings)."""
+    return model.format == "auto" and _claimant(model, backends)[0] != "ovms" and model.backend != "ovms"
+
+
+def _claimant(
+    model: ModelConfig, backends: Mapping[str, type[Backend]]
+) -> tuple[str | None, dict[str, list[str]]]:
+    """The backend whose own settings the entry sets (for `backend: auto`), and each backend's keys set."""
+    given = model.model_fields_set
+    claimed = {name: [key for key in cls.AUTO_KEYS if key in given] for name, cls in backends.items()}
+    claimant = next((name for name, keys in claimed.items() if keys), None)
+    return (claimant if model.backend == "auto" else None), claimed
+
+
+def _detect_all(detect: Detect, urls: list[str]) -> dict[str, Answer]:
+    """Every wanted folder's answer: at once when the detector can (`many`), else one by one."""
+    from modelstore.errors import StoreError
+
+    urls = list(dict.fromkeys(urls))
+    many = getattr(detect, "many", None)
+    if many is not None and urls:
+        return dict(many(urls))
+    answers: dict[str, Answer] = {}
+    for url in urls:
+        try:
+            answers[url] = detect(url)
+        except StoreError as err:
+            answers[url] = err
+    return answers
+
+
+def _store_failures(cfg: StackConfig, answers: Mapping[str, Answer]) -> list[ConfigError]:
+    """One mistake per store that failed as a whole, naming every model it leaves unplanned by key.
+
+    Why one line per store, not per model: 2,000 models on an unreachable store are one mistake with one
+    fix; the key lists each model's index (`models[0-3,7].format`), so every model is still named.
+    """
+    from modelstore.errors import StoreError
+
+    failed: dict[int, tuple[StoreError, list[int]]] = {}
+    for i, model in enumerate(cfg.models):
+        answer = answers.get(model.model)
+        if isinstance(answer, StoreError) and answer.store is not None:
+            failed.setdefault(id(answer), (answer, []))[1].append(i)
+    mistakes = []
+    for error, indexes in failed.values():
+        store = error.store
+        if len(indexes) == 1:
+            key, context = f"models[{indexes[0]}].format", f"app {cfg.models[indexes[0]].app_name!r}"
+        else:
+            key, context = f"models[{_ranges(indexes)}].format", f"{len(indexes)} models on {store}"
+        slow = "; or a longer storage.read_timeout_s if the store is only slow" if error.timed_out else ""
+        which = "" if len(indexes) == 1 else " on each of these models"
+        allowed = (
+            f"a format (one of {', '.join(FORMATS[1:])}){which}: the store could not be read to detect it "
+            f"({error}{slow})"
+        )
+        mistakes.append(ConfigError(key, "auto", allowed, context=context))
+    return mistakes
+
+
+def _ranges(indexes: list[int]) -> str:
+    """`0-3,7` for [0, 1, 2, 3, 7]."""
+    runs: list[list[int]] = []
+    for i in sorted(indexes):
+        if runs and i == runs[-1][1] + 1:
+            runs[-1][1] = i
+        else:
+            runs.append([i, i])
+    return ",".join(f"{a}-{b}" if b > a else f"{a}" for a, b in runs)
+
+
 def _auto_order(backends: Mapping[str, type[Backend]]) -> list[str]:
     """Where `backend: auto` looks for a format's backend: OpenVINO Model Server for what it serves (IR and
     ONNX run fastest on Intel CPUs there), then KServe for everything else (each backend's AUTO_RANK)."""
@@ -111,13 +222,8 @@ def plan_entry(i: int, model: ModelConfig, backends: Mapping[str, type[Backend]]
 
     fmt, evidence = model.format, "format set in the stack"
     # Settings only one backend reads say which backend is meant (OVMS's: it reads the folder itself).
-    given = model.model_fields_set
-    claimed = {name: [key for key in cls.AUTO_KEYS if key in given] for name, cls in backends.items()}
-    claimant = next((name for name, keys in claimed.items() if keys), None)
-    if model.backend != "auto":
-        claimant = None
-    reads_folder = model.backend == "ovms" or claimant == "ovms"
-    if fmt == "auto" and not reads_folder:
+    claimant, claimed = _claimant(model, backends)
+    if _detects(model, backends):
         from modelstore.errors import StoreError
 
         try:

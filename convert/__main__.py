@@ -14,6 +14,7 @@ conversion failed or the INT8 model failed its accuracy gate, nothing written. F
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import traceback
@@ -40,7 +41,9 @@ def main(
     out, err = out or sys.stdout, err or sys.stderr
     redact = Redactor.from_env(env)
     try:
-        redact.add(*credentials_from_env(env).values())
+        # A key file that cannot be read is reported by convert_inputs.read, with every other bad input.
+        with contextlib.suppress(StoreError):
+            redact.add(*credentials_from_env(env).values())
         env.update(_flags(sys.argv[1:] if argv is None else argv))
         inputs = convert_inputs.read(env)
 

@@ -33,14 +33,14 @@ from __future__ import annotations
 
 import json
 import shlex
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from kernel.errors import StepInputError
 from modelstore import FORMATS
 from modelstore.errors import StoreError
-from modelstore.stores import split_url
+from modelstore.stores import credentials_from_env, endpoint_from_env, split_url
 
 #: Every step input (FuseML's name, lower case; FUSEML_<NAME> in the environment), as documented above.
 INPUT_NAMES = (
@@ -147,6 +147,8 @@ def read(env: Mapping[str, str]) -> ConvertInputs:
     margin = check(_margin, env)
     version = check(_positive_int, env, "FUSEML_MODEL_VERSION")
     check(_extra_args, env)
+    check(_store_access, env, endpoint_from_env)
+    check(_store_access, env, credentials_from_env)
     verbose = check(_flag, env, "FUSEML_VERBOSE")
     result = check(_result_file, env)
     if problems:
@@ -186,6 +188,17 @@ def _url(env: Mapping[str, str], name: str, required: bool) -> str | None:
     except StoreError as err:
         raise StepInputError(f"{name}: {err}") from None
     return text.rstrip("/") or "/"
+
+
+def _store_access(env: Mapping[str, str], read: Callable[[Mapping[str, str]], object]) -> None:
+    """A store setting of the environment, checked before any store is opened with modelstore's rule
+    (`endpoint_from_env`: S3_ENDPOINT or MLFLOW_S3_ENDPOINT_URL is http[s]://host[:port], no user and
+    password; `credentials_from_env`: GOOGLE_APPLICATION_CREDENTIALS names a service-account key file);
+    its error names the variable and never quotes a secret."""
+    try:
+        read(env)
+    except StoreError as err:
+        raise StepInputError(str(err)) from None
 
 
 def _positive_int(env: Mapping[str, str], name: str) -> int | None:

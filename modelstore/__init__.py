@@ -9,15 +9,25 @@ pulumi nor openvino.
     found = detect("s3://mlflow/0/abc/artifacts/model", credentials, endpoint="http://minio:9000")
     found.format      # "onnx"
     found.evidence    # "MLmodel flavor onnx (data: model.onnx)"
+    found = detect_many(urls, settings)   # url -> Detected or StoreError, concurrently, each store bounded
 """
 
 from __future__ import annotations
 
 from modelstore.detect import FORMATS, Detected, detect, detect_in
 from modelstore.errors import StoreError
-from modelstore.stores import Store, StoreSettings, credentials_from_env, open_store, settings_from_env
+from modelstore.many import detect_many
+from modelstore.stores import (
+    DEFAULT_READ_TIMEOUT_S,
+    Store,
+    StoreSettings,
+    credentials_from_env,
+    open_store,
+    settings_from_env,
+)
 
 __all__ = [
+    "DEFAULT_READ_TIMEOUT_S",
     "FORMATS",
     "Detected",
     "Store",
@@ -26,6 +36,7 @@ __all__ = [
     "credentials_from_env",
     "detect",
     "detect_in",
+    "detect_many",
     "open_store",
     "settings_from_env",
 ]

@@ -100,7 +100,7 @@ def detect_in(store: Store, hint: str | None = DEFAULT_HINT, exclude: str = "") 
             f for f in store.list() if not (exclude and (f == exclude or f.startswith(f"{exclude}/")))
         )
     except StoreError as err:
-        raise StoreError(f"{err}{_skip(hint)}") from None
+        raise StoreError(f"{err}{_skip(hint)}", store=err.store) from None
     if not files:
         raise StoreError(f"{store.url}: no files there (check the path){_skip(hint)}")
     if MLMODEL in files:
@@ -128,7 +128,7 @@ def _from_mlmodel(store: Store, files: tuple[str, ...], hint: str | None) -> Det
     try:
         parsed = yaml.safe_load(store.read(MLMODEL).decode("utf-8", errors="replace"))
     except StoreError as err:
-        raise StoreError(f"{err}{_skip(hint)}") from None
+        raise StoreError(f"{err}{_skip(hint)}", store=err.store) from None
     except yaml.YAMLError:
         raise StoreError(f"{where} is not valid YAML{_skip(hint)}") from None
     flavors = parsed.get("flavors") if isinstance(parsed, dict) else None

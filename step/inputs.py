@@ -23,7 +23,8 @@ Stack settings FuseML does not give a step come from the environment (set them i
 * `FUSEML_SERVER_URL` (the variable the FuseML CLI reads) -> `fuseml.url`, default the in-cluster
   service `http://fuseml-core.fuseml-core.svc.cluster.local`; `FUSEML_SERVING_REGISTER` -> `fuseml.register`.
 * `S3_ENDPOINT` (or the mlflow-store extension's `MLFLOW_S3_ENDPOINT_URL`) -> `storage.s3_endpoint`;
-  `AWS_REGION` (or `AWS_DEFAULT_REGION`) -> `storage.aws_region`.
+  `AWS_REGION` (or `AWS_DEFAULT_REGION`) -> `storage.aws_region`; `FUSEML_SERVING_READ_TIMEOUT_S` ->
+  `storage.read_timeout_s` (how long reading the model's store for `format: auto` may take).
 * Secrets: `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AZURE_STORAGE_CONNECTION_STRING`, and the file
   named by `GOOGLE_APPLICATION_CREDENTIALS` (its content) -> the core's secret keys.
 
@@ -76,6 +77,7 @@ SETTING_ENV: dict[str, tuple[str, ...]] = {
     "istio.host_prefix": ("FUSEML_SERVING_HOST_PREFIX",),
     "storage.s3_endpoint": ("S3_ENDPOINT", "MLFLOW_S3_ENDPOINT_URL"),
     "storage.aws_region": ("AWS_REGION", "AWS_DEFAULT_REGION"),
+    "storage.read_timeout_s": ("FUSEML_SERVING_READ_TIMEOUT_S",),
     "fuseml.url": ("FUSEML_SERVER_URL",),
     "fuseml.workflow": ("FUSEML_ENV_WORKFLOW_NAME",),
     "fuseml.register": ("FUSEML_SERVING_REGISTER",),

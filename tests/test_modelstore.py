@@ -309,7 +309,11 @@ def test_a_missing_cloud_client_is_one_line_naming_the_package(monkeypatch, url,
 
 def test_credentials_come_from_the_step_environment(tmp_path):
     key = tmp_path / "sa.json"
-    key.write_text('{"type": "service_account"}')
+    text = (
+        '{"type": "service_account", "client_email": "sa@p.iam.gserviceaccount.com", '
+        '"private_key": "-----BEGIN PRIVATE KEY-----", "token_uri": "https://oauth2.googleapis.com/token"}'
+    )
+    key.write_text(text)
     env = {
         "AWS_ACCESS_KEY_ID": "a",
         "AWS_SECRET_ACCESS_KEY": "s",
@@ -319,7 +323,7 @@ def test_credentials_come_from_the_step_environment(tmp_path):
     assert credentials_from_env(env) == {
         "aws_access_key_id": "a",
         "aws_secret_access_key": "s",
-        "gcs_credentials": '{"type": "service_account"}',
+        "gcs_credentials": text,
     }
     with pytest.raises(StoreError, match="GOOGLE_APPLICATION_CREDENTIALS='/nope' cannot be read"):
         credentials_from_env({"GOOGLE_APPLICATION_CREDENTIALS": "/nope"})

@@ -130,7 +130,9 @@ def test_s3_endpoint_prefers_s3_endpoint_and_istio_domain_alias(tmp_path: Path) 
 
 def test_credentials_become_secrets_not_config(tmp_path: Path) -> None:
     creds = tmp_path / "sa.json"
-    creds.write_text('{"type": "service_account"}')
+    # A service-account key's shape (modelstore refuses any other file): the fields google-auth requires.
+    key = '{"type": "service_account", "client_email": "e", "private_key": "k", "token_uri": "https://t"}'
+    creds.write_text(key)
     env = step_env(
         AZURE_STORAGE_CONNECTION_STRING="DefaultEndpointsProtocol=https",
         GOOGLE_APPLICATION_CREDENTIALS=str(creds),
@@ -140,7 +142,7 @@ def test_credentials_become_secrets_not_config(tmp_path: Path) -> None:
         "aws_access_key_id": "AKIAEXAMPLEKEY",
         "aws_secret_access_key": "wJalrXUtnFEMIexamplesecret",
         "azure_storage_connection_string": "DefaultEndpointsProtocol=https",
-        "gcs_credentials": '{"type": "service_account"}',
+        "gcs_credentials": key,
     }
     assert "AKIAEXAMPLEKEY" not in repr(step.raw)
 

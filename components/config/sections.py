@@ -27,6 +27,7 @@ from components.config.readers import (
     _url,
 )
 from kernel.names import DNS_LABEL, LABEL_VALUE
+from modelstore.stores import DEFAULT_READ_TIMEOUT_S, endpoint_problem, masked_endpoint
 
 #: Node count of a fixed-size pool when neither node_count nor min/max_nodes is given (the tutorial's 2).
 DEFAULT_NODE_COUNT = 2
@@ -193,11 +194,25 @@ class IstioConfig(Settings):
         return f"{app_name}.{self.host_prefix}.{self.domain}"
 
 
+def _s3_endpoint(value: object) -> str:
+    """An S3 endpoint, http[s]://host[:port] (modelstore's rule, which the step and the converter apply to
+    S3_ENDPOINT too); a user and password in it are refused, and never echoed."""
+    text = _text(value)
+    problem = endpoint_problem(text)
+    if problem:
+        raise Refusal(masked_endpoint(text), problem)
+    return text.rstrip("/")
+
+
 class StorageConfig(Settings):
     """Non-secret model storage settings."""
 
-    s3_endpoint: Annotated[str | None, BeforeValidator(_text)] = None
-    """S3-compatible endpoint, e.g. http://mlflow-minio.mlflow:9000."""
+    s3_endpoint: Annotated[str | None, BeforeValidator(_s3_endpoint)] = None
+    """S3-compatible endpoint, http[s]://host[:port], e.g. http://mlflow-minio.mlflow:9000 (its keys are
+    the secrets aws_access_key_id and aws_secret_access_key, never a user and password in the URL)."""
+    read_timeout_s: Annotated[float, BeforeValidator(_timeout)] = DEFAULT_READ_TIMEOUT_S
+    """Total seconds reading one store may take for `format: auto`; past it every model still unread there
+    is refused in one line naming the store (set `format` to skip the read)."""
     aws_region: Annotated[str | None, BeforeValidator(_text)] = None
     """Region of the S3 bucket."""
     models_volume_claim: Annotated[str | None, BeforeValidator(_text)] = None
