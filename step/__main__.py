@@ -78,7 +78,7 @@ def laid_out(
     if laid is None:
         return inputs, ready
     console.info(laid.said)
-    moved = dataclasses.replace(inputs, raw=with_model(inputs.raw, laid.url))
+    moved = dataclasses.replace(inputs, raw=with_model(inputs.raw, laid.url, laid.format))
     return moved, ready.with_model_url(inputs.app_name, laid.url)
 
 
