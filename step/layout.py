@@ -95,16 +95,16 @@ _MLSERVER_BOOSTER = _layout(
     "is loaded, which fails",
 )
 
-#: (runtime, format) -> the layout it loads. Pairs not named load the MLflow folder as it is:
+#: (runtime, format) -> the layout it loads. OpenVINO IR is not named: no MLflow flavor writes it, and
+#: what does (the converter, OVMS model repositories) writes version folders. Pairs not named load the
+#: MLflow folder as it is:
 #: kserve-sklearnserver (one top-level .joblib/.pkl/.pickle: MLflow's model.pkl), MLServer's sklearn
 #: (WELLKNOWN model.pkl) and MLflow runtimes (mlflow.pyfunc.load_model of the folder: kserve-mlserver,
 #: Seldon's MLFLOW_SERVER), ModelMesh's OVMS adapter (model-mesh-ovms-adapter adaptmodellayout.go links a
 #: folder with no numeric folders as version 1).
 LAYOUTS: dict[tuple[str, str], Layout] = {
-    ("ovms", "openvino"): _OVMS,
     ("ovms", "onnx"): _OVMS,
     ("ovms", "tensorflow"): _OVMS,
-    ("kserve-openvino", "openvino"): _OVMS_KSERVE,
     ("kserve-openvino", "onnx"): _OVMS_KSERVE,
     ("kserve-tensorflow-serving", "tensorflow"): _TF_SERVING,
     ("kserve-tensorflow-serving", "keras"): _TF_SERVING,
@@ -175,16 +175,25 @@ def lay_out(cfg: StackConfig, plan: Any, settings: Any, open_store: Callable[...
     from modelstore.detect import detect_in
     from modelstore.errors import StoreError
 
+    if fmt == "auto" and model.model.rstrip("/").rsplit("/", 1)[-1] == CONVERTED:
+        return None  # the converter's output, FuseML's `ovms-model-url`: in versions already
     try:
         store = open_store(model.model, settings)
         listed = store.list()
-        files = [f for f in listed if not f.startswith((f"{SERVING}/", f"{CONVERTED}/"))]
         artifact = ""
         if fmt == "auto":
             # OVMS reads the folder itself, so planning left the format to it: read it here.
             detected = detect_in(store, hint="set FUSEML_FORMAT")
             fmt, artifact = detected.format, detected.artifact
-        elif "MLmodel" in files:
+    except StoreError as err:
+        if fmt != "auto":
+            raise StepInputError(f"FUSEML_MODEL: {err}") from None
+        # OVMS reads the folder with its own credentials and network, which may reach what the step
+        # cannot (a public bucket, workload identity): say so and deploy the folder as it is.
+        return Laid(model.model, f"could not read {model.model} to lay it out ({err}): served as it is", fmt)
+    try:
+        files = [f for f in listed if not f.startswith((f"{SERVING}/", f"{CONVERTED}/"))]
+        if not artifact and "MLmodel" in files:
             artifact = _artifact(store, detect_in)
         layout = layout_of(plan.runtime, fmt)
         if layout is None or _laid_out_already(files, layout.kind):

@@ -5,6 +5,7 @@ finds the model's bytes in the folder deployed."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import uuid
 from collections.abc import Callable
@@ -50,8 +51,9 @@ MLFLOW: dict[str, dict[str, bytes]] = {
         "data/model/variables/variables.index": b"index",
         **CONDA,
     },
-    # No MLflow flavor writes IR: an IR folder as exporters write it, the files at the top.
-    "openvino": {"model.xml": MODEL["openvino"], "model.bin": b"weights"},
+    # No MLflow flavor writes IR: the converter's output (convert/: <model>/ovms/<version>/) is what a
+    # step gets for openvino, in versions already.
+    "openvino": {"1/model.xml": MODEL["openvino"], "1/model.bin": b"weights", "1/fuseml-convert.json": b"{}"},
     "sklearn": {
         "MLmodel": b"flavors:\n  sklearn:\n    pickled_model: model.pkl\n",
         "model.pkl": MODEL["sklearn"],
@@ -297,7 +299,8 @@ def test_the_folder_deployed_is_what_the_runtime_loads(
     # The deploy that follows (the stack's own config, as `pulumi up` on it reads it) plans the same.
     (again,) = step_inputs.prepare(done).plans.values()
     assert (again.backend, again.runtime) == (plan.backend, plan.runtime)
-    assert again.format == fmt and plan.format in (fmt, "auto")
+    # OVMS reads the folder itself: the format stays as planned where no copy was needed (the IR).
+    assert again.format in (fmt, plan.format) and plan.format in (fmt, "auto")
     load = LOADS[(again.runtime, fmt)]
     found = load(keys(minio, deployed), fmt)
     assert found is not None, f"{again.runtime} finds no {fmt} model in {keys(minio, deployed)} ({said})"
@@ -362,6 +365,27 @@ def test_a_folder_already_in_versions_is_served_as_it_is(minio, tmp_path: Path) 
     # ... but not for Triton, which wants <model>/<version>/: it gets its repository.
     done, _, _ = run(minio, tmp_path, versioned, "kserve", predictor="triton")
     assert done.raw["models"][0]["model"] == f"{versioned}/serving/triton-{APP}"
+
+
+@pytest.mark.timeout(60)
+def test_ovms_serves_a_folder_the_step_cannot_read_as_it_is_and_says_so(minio, tmp_path: Path) -> None:
+    """OVMS reads the store with its own credentials (a public bucket, workload identity): the step's
+    failed read is a notice, not a refusal; the converter's `<model>/ovms` is not read at all."""
+    env = {**minio.env(), "AWS_SECRET_ACCESS_KEY": "not-the-key-of-this-server"}
+    url = mlflow_model(minio, MLFLOW["onnx"])
+    given = {"FUSEML_APP_NAME": APP, "FUSEML_MODEL": url, "FUSEML_BACKEND": "ovms", "TASK_RESULT": "r"}
+    read_ = step_inputs.read({**given, "FUSEML_SERVING_DOMAIN": "d.io", **env}, tmp_path)
+    out = io.StringIO()
+    done, _ = laid_out(read_, step_inputs.prepare(read_), Console(Redactor([]), out, io.StringIO()))
+    assert done.raw["models"][0]["model"] == url
+    assert (
+        out.getvalue().startswith(f"could not read {url} to lay it out (")
+        and "served as it is" in out.getvalue()
+    )
+    converted = {**read_.raw, "models": [{**read_.raw["models"][0], "model": "s3://nowhere-at-all/m/ovms"}]}
+    read_ = dataclasses.replace(read_, raw=converted)
+    done, _ = laid_out(read_, step_inputs.prepare(read_), Console(Redactor([]), out, io.StringIO()))
+    assert done.raw["models"][0]["model"] == "s3://nowhere-at-all/m/ovms"
 
 
 @pytest.mark.timeout(60)
