@@ -7,9 +7,10 @@ digest is already published, else convert, check, publish; then write the output
 `$FUSEML_SERVING_RESULTS_DIR/$TASK_RESULT` (default directory /tekton/results) without a trailing newline.
 
 Exit codes: 0 converted, or already converted (nothing written); 2 bad input (an input, an unreadable
-store, an unsupported format, a shape or calibration set that does not fit), nothing written; 1 the
-conversion failed or the INT8 model failed its accuracy gate, nothing written. Failures print one
-`error:` line; no line carries a credential.
+store, an unsupported format, a shape or calibration set that does not fit, a result file that cannot be
+written), nothing written; 1 the conversion failed or the INT8 model failed its accuracy gate (nothing
+written), or what was published could not be completed or handed back (the line says what is there).
+Failures print one `error:` line naming the input (FUSEML_INPUT_MODEL, ...); no line carries a credential.
 """
 
 from __future__ import annotations
@@ -20,12 +21,15 @@ import sys
 import traceback
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from convert import inputs as convert_inputs
 from kernel.errors import StepError, StepInputError
 from kernel.redact import Redactor
 from modelstore import StoreError, credentials_from_env
+
+if TYPE_CHECKING:
+    from convert.run import Outcome
 
 USAGE = "usage: python -m convert [--input_model URL] [--output_model URL] [--precision FP32|FP16|INT8] ..."
 
@@ -46,6 +50,8 @@ def main(
             redact.add(*credentials_from_env(env).values())
         env.update(_flags(sys.argv[1:] if argv is None else argv))
         inputs = convert_inputs.read(env)
+        if inputs.result_file is not None:
+            convert_inputs.check_result_file(inputs.result_file)
 
         def say(line: str) -> None:
             print(redact(line), file=out, flush=True)
@@ -58,7 +64,7 @@ def main(
 
         outcome = run(inputs, env, say, detail)
         if inputs.result_file is not None:
-            write_result(inputs.result_file, outcome.model_url)
+            hand_back(inputs.result_file, outcome)
     except StoreError as failure:
         # An unreadable store is bad input: the URL, the credentials or the endpoint need fixing.
         print(redact(f"error: {one_line(str(failure))}"), file=err, flush=True)
@@ -100,7 +106,23 @@ def write_result(path: Path, url: str) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(url)
     except OSError as failure:
-        raise StepInputError(f"the result file {path} cannot be written: {failure.strerror}") from None
+        raise StepInputError(
+            f"TASK_RESULT: the result file {path} cannot be written: {failure.strerror}"
+        ) from None
+
+
+def hand_back(path: Path, outcome: Outcome) -> None:
+    """Write the output URL; failing that after a version was published is exit 1, naming what is there
+    (the file was checked before the run, so only a change meanwhile gets here)."""
+    try:
+        write_result(path, outcome.model_url)
+    except StepInputError as failure:
+        if not outcome.written:
+            raise
+        raise StepError(
+            f"{failure}, after the IR was published at {outcome.model_url}/{outcome.version}: the workflow "
+            "gets no ovms-model-url; rerun it (the rerun finds that version and writes nothing)"
+        ) from None
 
 
 def one_line(text: str) -> str:

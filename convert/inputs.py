@@ -32,6 +32,7 @@ Store credentials and endpoint come from the environment as the predictor step r
 from __future__ import annotations
 
 import json
+import os
 import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -290,6 +291,26 @@ def _flag(env: Mapping[str, str], name: str) -> bool:
     if value in _FALSE:
         return False
     raise StepInputError(f"{name}: got {env[name]!r}; allowed: true or false")
+
+
+def check_result_file(path: Path) -> None:
+    """Refuse, before any work, a result file that could not be written: the nearest existing folder must
+    be a writable folder and the file, if there, no folder. Nothing is created."""
+    where = f"the result file {path} (FUSEML_SERVING_RESULTS_DIR, TASK_RESULT)"
+    if path.is_dir():
+        raise StepInputError(f"TASK_RESULT: {where} is a folder; allowed: a result name to write")
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if path.exists():
+        writable = os.access(path, os.W_OK)
+    else:
+        writable = folder.is_dir() and os.access(folder, os.W_OK | os.X_OK)
+    if not writable:
+        raise StepInputError(
+            f"FUSEML_SERVING_RESULTS_DIR: {where} cannot be written ({folder} is not a writable folder); "
+            "allowed: a writable folder (Tekton's /tekton/results)"
+        )
 
 
 def _result_file(env: Mapping[str, str]) -> Path | None:

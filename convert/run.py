@@ -8,19 +8,20 @@ by default, model_version_policy "latest") moves to it, and the older one stays 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from convert.formats import NO_IR
 from convert.inputs import ConvertInputs
-from kernel.errors import StepInputError
-from modelstore import Detected, Store, detect_in, open_store, settings_from_env
+from kernel.errors import StepError, StepInputError
+from modelstore import Detected, Store, StoreError, detect_in, open_store, settings_from_env
 
 METADATA = "fuseml-convert.json"
 _VERSION = re.compile(r"\d+")
@@ -50,15 +51,21 @@ def run(
     def store(url: str) -> Store:
         return open_store(url, settings)
 
-    src, out = store(inputs.input_model), store(inputs.output_model)
+    with naming("FUSEML_INPUT_MODEL"):
+        src = store(inputs.input_model)
+    with naming("FUSEML_OUTPUT_MODEL"):
+        out = store(inputs.output_model)
     inner = _inside(inputs.output_model, inputs.input_model)
-    detected = _detect(src, inputs.input_format, inner)
+    with naming("FUSEML_INPUT_MODEL"):
+        detected = _detect(src, inputs.input_format, inner)
     say(f"source: {detected.format} ({detected.evidence})")
-    existing = _versions(out)
+    with naming("FUSEML_OUTPUT_MODEL"):
+        existing = _versions(out)
     with tempfile.TemporaryDirectory(prefix="fuseml-convert-") as scratch_name:
         scratch = Path(scratch_name)
         source = scratch / "source"
-        fetched = src.fetch(source, [f for f in detected.files if _part_of(f, detected)])
+        with naming("FUSEML_INPUT_MODEL"):
+            fetched = src.fetch(source, [f for f in detected.files if _part_of(f, detected)])
         detail(f"read {len(fetched)} files of {src.url}: {', '.join(fetched)}")
         samples = None
         if inputs.precision == "INT8":
@@ -113,9 +120,39 @@ def run(
         )
         (folder / METADATA).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
         # model.xml after model.bin, the metadata last: a version folder is complete once METADATA is there.
-        out.publish(folder, str(version), order=(ir.BIN, ir.XML, METADATA))
+        _publish(out, folder, version, (ir.BIN, ir.XML, METADATA))
         say(f"published {out.child(str(version))}: {ir.XML}, {ir.BIN} ({inputs.precision})")
         return Outcome(out.url, version, True)
+
+
+@contextlib.contextmanager
+def naming(name: str) -> Iterator[None]:
+    """A store failure inside, as bad input naming the step input whose URL it is."""
+    try:
+        yield
+    except StoreError as err:
+        raise StepInputError(f"{name}: {err}") from None
+
+
+def _publish(out: Store, folder: Path, version: int, order: tuple[str, ...]) -> None:
+    """Publish the IR; a failure says truly whether anything reached `<version>/` (exit 1) or not (2)."""
+    try:
+        out.publish(folder, str(version), order=order)
+    except StoreError as err:
+        try:
+            left = [name for name in out.list() if name.startswith(f"{version}/")]
+        except StoreError:
+            left = ["(unknown: the output cannot be listed)"]
+        if not left:
+            raise StepInputError(f"FUSEML_OUTPUT_MODEL: {err}; nothing written") from None
+        raise ConvertFailed(
+            f"FUSEML_OUTPUT_MODEL: publishing {out.child(str(version))} failed after {', '.join(left)} "
+            f"reached it ({err}); without {METADATA} that version is incomplete: delete it and rerun"
+        ) from None
+
+
+class ConvertFailed(StepError):
+    """The conversion ran but its outcome could not be completed (exit 1)."""
 
 
 def _detect(src: Store, fmt: str, inner: str) -> Detected:

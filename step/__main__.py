@@ -1,13 +1,13 @@
 """`python -m step`: the FuseML OVMS predictor step, deploying the fuseml-serving stack of one application.
 
 Order of work, so the cheapest failure is reported first: read the step inputs (`step.inputs`, which
-documents every environment variable) and name the application (`step.naming`); prepare them once with
-the core's own `prepare` (validation and the model's plan); lay the model out where its runtime needs it
-(`step.layout`); check the state backend and passphrase; check the Pulumi CLI; then create or select the
-application's stack, set its config (credentials as secrets) and run `up` with the prepared stack as the
-inline program (`step.runner`), streaming the engine output through a redactor; finally write the
-prediction URL to `/tekton/results/$TASK_RESULT` (directory overridable with
-`FUSEML_SERVING_RESULTS_DIR`), without a trailing newline.
+documents every environment variable), name the application (`step.naming`) and check that the result
+file can be written; prepare them once with the core's own `prepare` (validation and the model's plan);
+lay the model out where its runtime needs it (`step.layout`); check the state backend and passphrase;
+check the Pulumi CLI; then create or select the application's stack, set its config (credentials as
+secrets) and run `up` with the prepared stack as the inline program (`step.runner`), streaming the engine
+output through a redactor; finally write the prediction URL to `/tekton/results/$TASK_RESULT` (directory
+overridable with `FUSEML_SERVING_RESULTS_DIR`), without a trailing newline.
 
 Exit codes: 0 deployed; 2 bad input or an unprepared container (no backend, passphrase, CLI or plugin),
 nothing deployed; 1 the deploy failed or the stack stayed locked. Failures print one `error:` line.
@@ -46,6 +46,7 @@ def main(
     try:
         inputs = step_inputs.read(env, workdir or Path.cwd())
         console.redact.add(*inputs.secrets.values())
+        step_inputs.check_result_file(inputs.result_file)
         inputs, ready = laid_out(inputs, step_inputs.prepare(inputs), console)
         url = deploy(
             inputs, ready, env, boundary or Boundary(which=shutil.which, factory=default_factory), console
@@ -78,7 +79,9 @@ def laid_out(
     if laid is None:
         return inputs, ready
     console.info(laid.said)
-    moved = dataclasses.replace(inputs, raw=with_model(inputs.raw, laid.url))
+    if laid.url == inputs.raw["models"][0]["model"]:
+        return inputs, ready
+    moved = dataclasses.replace(inputs, raw=with_model(inputs.raw, laid.url, laid.format))
     return moved, ready.with_model_url(inputs.app_name, laid.url)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 
 import pytest
@@ -81,3 +82,67 @@ def test_console_prints_every_line_through_the_redactor() -> None:
     console.error("error: bad key hunter22")
     assert out.getvalue() == f"+ spec: aws_secret_access_key: {MASK}\n  done\n"
     assert err.getvalue() == f"error: bad key {MASK}\n"
+
+
+def _unwritable_results(tmp_path: Path, case: str) -> Path:
+    """A results folder the step cannot write into, in each way Tekton's could be wrong."""
+    if case == "read-only folder":
+        folder = tmp_path / "results"
+        folder.mkdir()
+        folder.chmod(0o500)
+        return folder
+    if case == "a file where the folder should be":
+        (tmp_path / "results").write_text("not a folder")
+        return tmp_path / "results" / "deeper"
+    folder = tmp_path / "results"
+    (folder / "prediction-url").mkdir(parents=True)  # the result name is taken by a folder
+    return folder
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        pytest.param(
+            "read-only folder",
+            marks=pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders"),
+        ),
+        "a file where the folder should be",
+        "a folder named so",
+    ],
+)
+def test_an_unwritable_result_file_is_refused_before_anything_is_deployed(tmp_path: Path, case: str) -> None:
+    from step.__main__ import main
+    from step.runner import Boundary
+
+    results = _unwritable_results(tmp_path, case)
+
+    def no_deploy(*args: object) -> None:
+        raise AssertionError("nothing may be deployed")
+
+    env = {
+        "FUSEML_APP_NAME": "cifar10-ovms",
+        "FUSEML_MODEL": "s3://mlflow/1/run/artifacts/model",
+        "FUSEML_FORMAT": "onnx",
+        "FUSEML_SERVING_DOMAIN": "10.0.0.1.nip.io",
+        "TASK_RESULT": "prediction-url",
+        "FUSEML_SERVING_RESULTS_DIR": str(results),
+        "PULUMI_BACKEND_URL": "file:///nonexistent",
+        "PULUMI_CONFIG_PASSPHRASE": "a-passphrase-of-this-test",
+    }
+    out, err = io.StringIO(), io.StringIO()
+    code = main(env, tmp_path, Boundary(which=no_deploy, factory=no_deploy), out, err)
+    assert code == 2
+    (line,) = err.getvalue().splitlines()
+    assert line.startswith(("error: TASK_RESULT: the result file", "error: FUSEML_SERVING_RESULTS_DIR: the"))
+    assert str(results) in line and out.getvalue() == ""
+
+
+def test_a_writable_result_file_passes_and_nothing_is_created(tmp_path: Path) -> None:
+    from step.inputs import check_result_file
+
+    path = tmp_path / "not-yet" / "results" / "prediction-url"
+    check_result_file(path)
+    assert not (tmp_path / "not-yet").exists()
+    path.parent.mkdir(parents=True)
+    path.write_text("old")
+    check_result_file(path)

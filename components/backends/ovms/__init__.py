@@ -30,6 +30,7 @@ from components.backends.ovms.spec import (
 )
 from components.serving import MANAGED_BY, Backend, BackendArgs, Plan, Site, Urls, all_of
 from kernel.backends import OVMS
+from kernel.names import NAMESPACE
 
 __all__ = [
     "API_VERSION",
@@ -111,6 +112,16 @@ class ModelServer(Backend):
                 )
             )
         return found
+
+    @classmethod
+    def stack_notices(cls, cfg: Any, planned: Mapping[str, Plan]) -> list[str]:
+        """A `servers` entry no model names in `server` is not deployed: say so, naming it."""
+        used = {model.server for model in cfg.models if getattr(model, "server", None) is not None}
+        return [
+            f"{NAMESPACE}: servers[{j}] ({server.name}) is not deployed: no model sets server: {server.name}"
+            for j, server in enumerate(cfg.servers)
+            if server.name not in used
+        ]
 
     @classmethod
     def serve(cls, cfg: Any, models: list[BackendArgs], workflow: str, opts: pulumi.ResourceOptions) -> None:
