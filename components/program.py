@@ -60,9 +60,11 @@ class Prepared:
     """The managing stack, `<project>/<stack>`."""
     warnings: tuple[str, ...]
 
-    def with_model_url(self, app_name: str, url: str) -> Prepared:
-        """This stack with one model read from another URL (the step's layout copy in the same store)."""
-        models = [m.updated({"model": url}) if m.app_name == app_name else m for m in self.cfg.models]
+    def with_model_url(self, app_name: str, url: str, fmt: str | None = None) -> Prepared:
+        """This stack with one model read from another URL (the step's layout copy in the same store), and
+        the format its plan read recorded (the copy may hold no MLmodel file to read it from again)."""
+        change = {"model": url, **({"format": fmt} if fmt else {})}
+        models = [m.updated(change) if m.app_name == app_name else m for m in self.cfg.models]
         cfg = self.cfg.model_copy(update={"models": models})
         return replace(self, cfg=cfg.with_credentials(self.cfg.credentials))
 

@@ -82,7 +82,7 @@ def laid_out(
     if laid.url == inputs.raw["models"][0]["model"]:
         return inputs, ready
     moved = dataclasses.replace(inputs, raw=with_model(inputs.raw, laid.url, laid.format))
-    return moved, ready.with_model_url(inputs.app_name, laid.url)
+    return moved, ready.with_model_url(inputs.app_name, laid.url, laid.format)
 
 
 def one_line(text: str) -> str:

@@ -7,6 +7,7 @@ operator's install (operator.py) and the shared server (server.py).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pulumi
