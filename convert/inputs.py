@@ -117,15 +117,18 @@ def read(env: Mapping[str, str]) -> ConvertInputs:
         problems.append(
             "FUSEML_OUTPUT_MODEL: must differ from FUSEML_INPUT_MODEL (the IR goes beside the source)"
         )
-    fmt = _get(env, "FUSEML_INPUT_FORMAT").lower() or "auto"
+    # Each refusal shows the value as it was given, never a folded form of it.
+    given_fmt = _get(env, "FUSEML_INPUT_FORMAT")
+    fmt = given_fmt.lower() or "auto"
     if fmt not in ("auto", *FORMATS):
-        problems.append(f"FUSEML_INPUT_FORMAT: got {fmt!r}; allowed: auto, {', '.join(FORMATS)}")
-    out_fmt = _get(env, "FUSEML_OUTPUT_FORMAT").lower() or "openvino"
-    if out_fmt != "openvino":
-        problems.append(f"FUSEML_OUTPUT_FORMAT: got {out_fmt!r}; allowed: openvino (OpenVINO IR)")
-    precision = _get(env, "FUSEML_PRECISION").upper() or DEFAULT_PRECISION
+        problems.append(f"FUSEML_INPUT_FORMAT: got {given_fmt!r}; allowed: auto, {', '.join(FORMATS)}")
+    given_out = _get(env, "FUSEML_OUTPUT_FORMAT")
+    if (given_out.lower() or "openvino") != "openvino":
+        problems.append(f"FUSEML_OUTPUT_FORMAT: got {given_out!r}; allowed: openvino (OpenVINO IR)")
+    given_precision = _get(env, "FUSEML_PRECISION")
+    precision = given_precision.upper() or DEFAULT_PRECISION
     if precision not in PRECISIONS:
-        problems.append(f"FUSEML_PRECISION: got {precision!r}; allowed: {', '.join(PRECISIONS)}")
+        problems.append(f"FUSEML_PRECISION: got {given_precision!r}; allowed: {', '.join(PRECISIONS)}")
     batch = check(_positive_int, env, "FUSEML_BATCH")
     shape = check(_shape, env)
     if batch is not None and shape is not None:
