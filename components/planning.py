@@ -70,7 +70,7 @@ def plans(cfg: StackConfig, backends: Mapping[str, type[Backend]], detect: Detec
     """
     found: dict[str, Plan] = {}
     mistakes: list[ConfigError] = []
-    wanted = [model.model for model in cfg.models if _detects(model, backends)]
+    wanted = [model.model for model in cfg.models if needs_detection(model, backends)]
     answers = _detect_all(detect, wanted)
     mistakes += _store_failures(cfg, answers)
 
@@ -135,7 +135,7 @@ def _hosts(
     return mistakes
 
 
-def _detects(model: ModelConfig, backends: Mapping[str, type[Backend]]) -> bool:
+def needs_detection(model: ModelConfig, backends: Mapping[str, type[Backend]]) -> bool:
     """Whether planning this model reads its format from the store: `format: auto`, unless the model goes
     to a backend that reads the folder itself (OVMS: `backend: ovms`, or `auto` with OVMS-only settings)."""
     return model.format == "auto" and _claimant(model, backends)[0] != "ovms" and model.backend != "ovms"
@@ -223,7 +223,7 @@ def plan_entry(i: int, model: ModelConfig, backends: Mapping[str, type[Backend]]
     fmt, evidence = model.format, "format set in the stack"
     # Settings only one backend reads say which backend is meant (OVMS's: it reads the folder itself).
     claimant, claimed = _claimant(model, backends)
-    if _detects(model, backends):
+    if needs_detection(model, backends):
         from modelstore.errors import StoreError
 
         try:

@@ -118,7 +118,7 @@ def _entry_plans(
     nothing else (`refused`: the first segments of the keys already named, such as `models[2]`)."""
     from components.config import SCHEMA
     from components.config.stack import valid_entries
-    from components.planning import plan_entry
+    from components.planning import needs_detection, plan_entry
 
     storage, entries = valid_entries(SCHEMA.stack, raw, secrets)
     plain = {k: v for k, v in (secrets or {}).items() if isinstance(v, str)}
@@ -126,20 +126,15 @@ def _entry_plans(
         detect = serving_store_detector(storage, plain)
     found: list[ConfigError] = []
     for i, model in entries:
-        if f"models[{i}]" in refused:
+        # With the storage settings themselves refused, a model whose format must be read is not read:
+        # that it cannot be is the storage mistake already reported, not one of its own.
+        if f"models[{i}]" in refused or (detect is None and needs_detection(model, registry())):
             continue
         try:
-            plan_entry(i, model, registry(), detect or _no_detection)
+            plan_entry(i, model, registry(), detect)  # type: ignore[arg-type]
         except ConfigError as err:
             found += err.errors
     return found
-
-
-def _no_detection(url: str) -> tuple[str, str]:
-    """Detection when the storage settings are themselves wrong: the model cannot be read."""
-    from modelstore.errors import StoreError
-
-    raise StoreError("the storage settings are invalid (see above)")
 
 
 def run() -> None:

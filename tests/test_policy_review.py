@@ -315,17 +315,22 @@ def test_review_never_prints_or_writes_a_secret(tmp_path: Path) -> None:
     config["fuseml-serving:gcs_credentials"] = {"secure": "AAABAReviewCiphertextGcs"}
     write_stack(tmp_path, "leaky", document)
     run = review(tmp_path, "--stack", "leaky", "--root", str(tmp_path), program=program_with_known_secrets)
-    # The plain-text password is found (so the masking path ran) ...
-    assert run.code == 1
-    assert run.failures() == {("no-plaintext-credentials", "cifar10-ovms-server")}
-    # ... and neither it nor any secret value or ciphertext appears anywhere.
+    # A password in the endpoint is refused before anything is planned (it would sit in plain text in the
+    # state and the objects), and the refusal does not show it.
+    assert run.code == 2 and "storage.s3_endpoint" in run.everything()
+    assert password not in run.everything()
+    # With a plain endpoint, the stack is reviewed, and no secret value or ciphertext appears anywhere.
+    config["fuseml-serving:storage"]["s3_endpoint"] = "http://mlflow-minio.mlflow:9000"
+    write_stack(tmp_path, "leaky", document)
+    run = review(tmp_path, "--stack", "leaky", "--root", str(tmp_path), program=program_with_known_secrets)
+    assert run.code == 0, run.everything()
     text = run.everything()
     for value in (password, *KNOWN_SECRETS.values(), *CIPHERTEXTS, "known-gcs-private-key-material"):
         assert value not in text
     server = yaml.safe_load((run.out / "objects" / "modelserver-cifar10-ovms-server.yaml").read_text())
     repository = server["spec"]["models_repository"]
     assert repository["aws_secret_access_key"] == SECRET_MASK
-    assert repository["s3_compat_api_endpoint"] == CREDENTIAL_MASK
+    assert repository["s3_compat_api_endpoint"] == "http://mlflow-minio.mlflow:9000"
     secret = yaml.safe_load((run.out / "objects" / "secret-gcs-credentials.yaml").read_text())
     assert secret["stringData"] == SECRET_MASK  # the SDK registers a Secret's payload as a Pulumi secret
     # A masked payload cannot be schema-checked, and is not reported as a problem either.

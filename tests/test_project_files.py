@@ -68,9 +68,16 @@ def test_the_stack_schema_flags_what_the_program_refuses(config: dict, path: str
     assert path in str(raised.value)
 
 
-def readme_tables(text: str) -> list[list[str]]:
-    """Each Markdown table of a text (header and separator rows left out) as the backticked names in the
-    first cell of each row; a row may name several (`app-names-deterministic`, `app-names-unique`)."""
+#: Headers of the README tables that are references, one row per name: keys, settings, inputs, policies and
+#: the backends. Other tables are matrices (a backend on several rows of the step's layouts, a runtime on
+#: several rows of the figures), where a name recurs by design.
+REFERENCE_HEADERS = ("| key |", "| setting |", "| input |", "| policy |", "| backend | serves ")
+
+
+def readme_tables(text: str, headers: tuple[str, ...] = REFERENCE_HEADERS) -> list[list[str]]:
+    """Each Markdown reference table of a text (one whose header starts with one of `headers`; header
+    and separator rows left out) as the backticked names in the first cell of each row; a row may name
+    several (`app-names-deterministic`, `app-names-unique`)."""
     tables: list[list[str]] = []
     rows: list[str] | None = None
     for line in text.splitlines():
@@ -78,6 +85,8 @@ def readme_tables(text: str) -> list[list[str]]:
             rows = None
             continue
         if rows is None:
+            if not line.startswith(headers):
+                continue
             rows = []
             tables.append(rows)
         first = line.split("|")[1]
@@ -100,7 +109,8 @@ def nested_settings(defaults: dict, prefix: str = "") -> list[str]:
 
 
 def test_the_readme_names_every_key_once() -> None:
-    """The rule: within each README table, a name is one row; the configuration reference's three tables
+    """The rule: within each README reference table (REFERENCE_HEADERS), a name is one row; the
+    configuration reference's three tables
     name every stack key (then the secret keys), every setting inside an object and every key of a model
     entry, each exactly once. A name may recur across tables (`kserve` is a backend and a stack key,
     `shape` a model key and a converter input)."""

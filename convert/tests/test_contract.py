@@ -77,9 +77,12 @@ def test_the_converter_loads_only_what_its_image_copies():
         "import sys, convert.__main__, convert.run\n"
         "from pathlib import Path\n"
         f"root = Path({str(ROOT)!r})\n"
+        # The virtualenv may live inside the checkout (CI's .venv-convert does): its packages are not ours.
+        "env = Path(sys.prefix).resolve()\n"
         "files = {name: getattr(module, '__file__', None) for name, module in list(sys.modules.items())}\n"
         "print(sorted({name.split('.')[0] for name, file in files.items()\n"
-        "    if file and Path(file).resolve().is_relative_to(root)}))\n"
+        "    if file and Path(file).resolve().is_relative_to(root)\n"
+        "    and not Path(file).resolve().is_relative_to(env)}))\n"
         "print('pulumi' in sys.modules)\n"
     )
     result = subprocess.run(
