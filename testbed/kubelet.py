@@ -17,9 +17,9 @@ with the status a real cluster would show, in one of two ways:
   operator's): `[{"namespace": "ns", "labels": {"app": "ovms-bad"}, "fail": "<fault>", "log": "...",
   "message": "..."}]`; a Pod matches when it is in `namespace` (if given), carries every label and, when
   the rule has an `image`, runs a container of that image (so a rollout's new Pods fail, its old ones
-  run). Written with `set_faults(cluster_dir, rules)`, read at every poll: removing a rule lets its Pods start (a
-  Pod already failed is then reported Running and Ready, like a container whose image pull or restart
-  finally succeeded).
+  run). Written with `set_faults(cluster_dir, rules)`, read at every poll: removing a rule lets its Pods
+  start (a Pod already failed is then reported Running and Ready, like a container whose image pull or
+  restart finally succeeded).
 
 The faults, each as the component that reports it on a real cluster words it:
 
