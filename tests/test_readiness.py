@@ -468,3 +468,33 @@ def test_a_no_op_diff_makes_no_call_and_only_a_new_spec_waits_again() -> None:
     assert gate.diff("id", olds, {**PROPS, "revision": "uid/2"}).changes
     failures = gate.check({}, {**PROPS, "timeout_s": 0, "backend": "triton"}).failures
     assert sorted(f.property for f in failures) == ["backend", "timeout_s"]
+
+
+# --- the step --------------------------------------------------------------------------------------------
+
+
+def test_the_step_says_when_the_model_became_ready_or_that_it_was_not_checked() -> None:
+    from step.runner import readiness
+
+    entry = {"backend": "kserve", "readiness": "checked", "ready_at": "2026-05-01T10:00:03Z"}
+    checked = {"serving": {"iris": {**entry, "ready_after_s": 2.5}}}
+    assert (
+        readiness(checked, "iris")
+        == "iris (kserve): ready at 2026-05-01T10:00:03Z, 2.5 s after its objects were applied"
+    )
+    unchecked = {"serving": {"iris": {"backend": "kserve", "readiness": "not checked (ready_timeout_s 0)"}}}
+    assert readiness(unchecked, "iris") == "iris: readiness not checked (ready_timeout_s 0)"
+
+
+def test_the_steps_failure_is_the_gates_own_line_per_model() -> None:
+    from pulumi import automation as auto
+
+    from step.runner import classify
+
+    line = "app iris (backend kserve) is not ready after 8 s (ready_timeout_s): InferenceService iris: Ready=False"
+    engine_output = (
+        f" +  pulumi-python:dynamic:Readiness iris-ready creating (8s) error: {line}\n"
+        f"  pulumi-python:dynamic:Readiness (iris-ready):\n    error: {line}\n    error: update failed\n"
+    )
+    err = auto.CommandError(auto.CommandResult(stdout=engine_output, stderr="error: update failed", code=255))
+    assert str(classify(err, "pulumi up failed")) == line
