@@ -491,7 +491,7 @@ def test_the_steps_failure_is_the_gates_own_line_per_model() -> None:
 
     from step.runner import classify
 
-    line = "app iris (backend kserve) is not ready after 8 s (ready_timeout_s): InferenceService iris: Ready=..."
+    line = "app iris (backend kserve) is not ready after 8 s (ready_timeout_s): InferenceService iris: ..."
     engine_output = (
         f" +  pulumi-python:dynamic:Readiness iris-ready creating (8s) error: {line}\n"
         f"  pulumi-python:dynamic:Readiness (iris-ready):\n    error: {line}\n    error: update failed\n"
