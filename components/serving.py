@@ -252,7 +252,9 @@ class Backend(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(
                 parent=self,
                 depends_on=depends_on or [],
-                additional_secret_outputs=["spec"] if secret_spec else None,
+                # The status too: the operator's Helm status holds the rendered release (deployedRelease.
+                # manifest, operator-sdk helm), whose Deployment carries the inline S3 key id.
+                additional_secret_outputs=["spec", "status"] if secret_spec else None,
             ),
         )
         return self.server_object

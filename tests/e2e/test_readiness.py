@@ -110,3 +110,64 @@ def test_kserve_failing_model_explained_and_ready_one_registered(
     stacks.up(engine, "kserve")
     assert set(fuseml.store) == {"iris", "bad-iris"}
     engine.run("destroy", "--stack", "kserve", "--yes", "--skip-preview", timeout=300)
+
+
+SECRETS = {"aws_access_key_id": "AKIAE2EREADINESS0001", "aws_secret_access_key": "e2e-readiness-Never-Shown"}
+
+
+def s3_stack(engine: Engine, stack: str, config: dict[str, Any]) -> None:
+    stacks.new_stack(engine, stack, config)
+    for key, value in SECRETS.items():
+        engine.set_config(stack, f"fuseml-serving:{key}", value, secret=True)
+
+
+def test_seldon_failing_model_explained_and_ready_one_registered(
+    engine: Engine, cluster: Cluster, namespace: str, fuseml: FakeFuseML
+) -> None:
+    log = "ModuleNotFoundError: No module named 'sklearn'"
+    kubelet.set_faults(cluster.dir, [
+        {"namespace": namespace, "labels": {"seldon-deployment-id": "bad-wine"}, "fail": "CrashLoopBackOff",
+         "log": log},
+    ])  # fmt: skip
+    models = [
+        {"app_name": name, "backend": "seldon", "format": "sklearn", "model": f"s3://models/{name}",
+         "ready_timeout_s": TIMEOUT_S}
+        for name in ("wine", "bad-wine")
+    ]  # fmt: skip
+    s3_stack(engine, "seldon", stacks.settings(namespace, models, fuseml_url=fuseml.url))
+    output, elapsed = failed_up(engine, "seldon")
+    assert elapsed < TIMEOUT_S + 30, elapsed
+    line = next(line for line in output.splitlines() if "app bad-wine (backend seldon)" in line)
+    assert "SeldonDeployment bad-wine: state Creating" in line, line
+    assert "CrashLoopBackOff" in line and log in line, line
+    assert set(fuseml.store) == {"wine"}
+    kubelet.set_faults(cluster.dir, [])
+    stacks.up(engine, "seldon")
+    assert set(fuseml.store) == {"wine", "bad-wine"}
+    engine.run("destroy", "--stack", "seldon", "--yes", "--skip-preview", timeout=300)
+
+
+def test_modelmesh_model_that_fails_to_load_is_explained_and_registered_once_it_loads(
+    engine: Engine, cluster: Cluster, namespace: str, fuseml: FakeFuseML
+) -> None:
+    message = "failed to load model: no model files found under s3://models/bad-mm"
+    kubelet.set_faults(cluster.dir, [
+        {"namespace": namespace, "labels": {"fuseml/app-name": "bad-mm"}, "fail": "ModelLoadFailed",
+         "message": message},
+    ])  # fmt: skip
+    models = [
+        {"app_name": name, "backend": "modelmesh", "format": "sklearn", "model": f"s3://models/{name}",
+         "ready_timeout_s": TIMEOUT_S}
+        for name in ("mm", "bad-mm")
+    ]  # fmt: skip
+    s3_stack(engine, "modelmesh", stacks.settings(namespace, models, fuseml_url=fuseml.url))
+    output, elapsed = failed_up(engine, "modelmesh")
+    assert elapsed < TIMEOUT_S + 30, elapsed
+    line = next(line for line in output.splitlines() if "app bad-mm (backend modelmesh)" in line)
+    assert "InferenceService bad-mm: Ready=False" in line and "BlockedByFailedLoad" in line, line
+    assert f"last failure ModelLoadFailed: {message}" in line, line
+    assert set(fuseml.store) == {"mm"}
+    kubelet.set_faults(cluster.dir, [])
+    stacks.up(engine, "modelmesh")
+    assert set(fuseml.store) == {"mm", "bad-mm"}
+    engine.run("destroy", "--stack", "modelmesh", "--yes", "--skip-preview", timeout=300)

@@ -64,7 +64,9 @@ class OvmsServer(pulumi.ComponentResource):
             kind=KIND,
             metadata={"name": server.resource_name, "namespace": namespace, "labels": args["labels"]},
             spec=spec(server, first, server.resource_name),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[config], additional_secret_outputs=["spec"]),
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[config], additional_secret_outputs=["spec", "status"]
+            ),
         )
         route = virtual_service(
             f"{name}-route",
