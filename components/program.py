@@ -175,9 +175,11 @@ def build(prepared: Prepared | Any, detect: Detect | None = None) -> dict[str, A
     cfg = prepared.cfg.with_credentials(credentials)
     planned, workflow = prepared.plans, prepared.workflow
     outputs: dict[str, Any] = {}
+    kubeconfig = None
     if cfg.cluster.create:
         cluster = _cluster(cfg)
         provider = cluster.provider
+        kubeconfig = cluster.kubeconfig
         outputs.update(cluster_name=cluster.cluster_name, kubeconfig=cluster.kubeconfig)
     else:
         # No kubeconfig: the provider uses the ambient KUBECONFIG/current context, or in-cluster credentials.
@@ -201,6 +203,7 @@ def build(prepared: Prepared | Any, detect: Detect | None = None) -> dict[str, A
     if gateway is not None:
         ready = all_of([ready, gateway])
     gw_namespace, gw_name = gateway_ref(cfg.istio.gateway, cfg.namespace)
+    gates: dict[str, Any] = {}
     # What every model's server shares, computed once rather than once per model.
     shared = {
         "namespace": cfg.namespace,
@@ -210,6 +213,9 @@ def build(prepared: Prepared | Any, detect: Detect | None = None) -> dict[str, A
         "node_affinity": node_affinity(cfg),
         "gateway": f"{gw_namespace}/{gw_name}",
         "registration": _registration(cfg, workflow, prepared.owner),
+        # The readiness gates reach the cluster as the provider does: this kubeconfig, else the ambient one.
+        "kubeconfig": kubeconfig,
+        "gates": gates,
     }
     urls: dict[str, str] = {}
     inference_urls: dict[str, str] = {}
@@ -232,7 +238,10 @@ def build(prepared: Prepared | Any, detect: Detect | None = None) -> dict[str, A
             backends[name].serve(cfg, models, workflow, opts)
     outputs["prediction_urls"] = urls
     outputs["inference_urls"] = inference_urls
-    outputs["serving"] = {app: _described(plan) for app, plan in planned.items()}
+    timeouts = {model.app_name: model.ready_timeout_s for model in cfg.models}
+    outputs["serving"] = {
+        app: _described(plan, timeouts[app], gates.get(app)) for app, plan in planned.items()
+    }
     if grpc:
         outputs["grpc_endpoints"] = grpc
     if len(urls) == 1:
@@ -240,8 +249,22 @@ def build(prepared: Prepared | Any, detect: Detect | None = None) -> dict[str, A
     return outputs
 
 
-def _described(plan: Plan) -> dict[str, str]:
-    return {"backend": plan.backend, "format": plan.format, "runtime": plan.runtime, "why": plan.why}
+def _described(plan: Plan, ready_timeout_s: int, gate: Any) -> dict[str, Any]:
+    """A model's entry of the `serving` output: the plan, and whether (and when) readiness was checked:
+    `ready_timeout_s` 0 means not checked; else `ready_at` and `ready_after_s` of the last wait."""
+    found: dict[str, Any] = {
+        "backend": plan.backend,
+        "format": plan.format,
+        "runtime": plan.runtime,
+        "why": plan.why,
+        "ready_timeout_s": ready_timeout_s,
+        "readiness": "checked"
+        if gate is not None
+        else "not checked" + (" (ready_timeout_s 0)" if not ready_timeout_s else ": no readiness rule"),
+    }
+    if gate is not None:
+        found.update(ready_at=gate.ready_at, ready_after_s=gate.ready_after_s)
+    return found
 
 
 def store_detector(cfg: Any) -> Detect:
@@ -363,5 +386,3 @@ def _registration(cfg: Any, workflow: str, owner: str) -> RegistrationArgs | Non
         "owner": owner,
         "timeout_s": cfg.fuseml.timeout_s,
     }
-
-

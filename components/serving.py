@@ -116,6 +116,11 @@ class BackendArgs(TypedDict):
     """The Istio Gateway of routes this program makes, `<namespace>/<name>`."""
     registration: RegistrationArgs | None
     """FuseML registration, or None to serve without registering."""
+    kubeconfig: pulumi.Input[str] | None
+    """The cluster's kubeconfig (a secret) in create mode, for the readiness gates; None: the ambient one."""
+    gates: dict[str, pulumi.Resource]
+    """Where each model's readiness gate is recorded, by app name (one dict for the whole stack), for the
+    stack output `serving`."""
 
 
 class Backend(pulumi.ComponentResource):
@@ -252,7 +257,7 @@ class Backend(pulumi.ComponentResource):
         }
         if annotations:
             metadata["annotations"] = annotations
-        return k8s.apiextensions.CustomResource(
+        self.server_object = k8s.apiextensions.CustomResource(
             f"{name}-server",
             api_version=api_version,
             kind=self.KIND,
@@ -261,9 +266,12 @@ class Backend(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(
                 parent=self,
                 depends_on=depends_on or [],
-                additional_secret_outputs=["spec"] if secret_spec else None,
+                # The status too: the operator's Helm status holds the rendered release (deployedRelease.
+                # manifest, operator-sdk helm), whose Deployment carries the inline S3 key id.
+                additional_secret_outputs=["spec", "status"] if secret_spec else None,
             ),
         )
+        return self.server_object
 
     def __init__(self, name: str, args: BackendArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(f"fuseml-serving:{self.NAME}:{type(self).__name__}", name, None, opts)
@@ -289,11 +297,51 @@ class Backend(pulumi.ComponentResource):
                 )
             )
             listed.append({"name": self.object_name(args), "kind": "VirtualService"})
+        server = getattr(self, "server_object", None)
+        ready = readiness_gate(name, args, self.NAME, self.object_name(args), server, made, self)
         if args["registration"] is not None:
-            register(name, args, listed, made, self)
+            register(name, args, listed, [*made, *ready], self)
         self.name = pulumi.Output.from_input(self.object_name(args))
         self.url = pulumi.Output.from_input(args["urls"].prediction)
         self.register_outputs({"name": self.name, "url": self.url})
+
+
+def readiness_gate(
+    name: str,
+    args: BackendArgs,
+    backend: str,
+    object_name: str,
+    server: pulumi.CustomResource | None,
+    after: list[pulumi.Resource],
+    parent: pulumi.Resource,
+) -> list[pulumi.Resource]:
+    """The model's readiness gate after what it serves through (none when ready_timeout_s is 0, or for a
+    backend whose readiness rule components/readiness/verdicts.py does not know): what the FuseML
+    Application waits for, so FuseML lists only models that serve."""
+    model = args["model"]
+    if not model.ready_timeout_s or server is None:
+        return []
+    # Imported here, as the Application is: a stack that never waits does not load the dynamic provider.
+    from components.readiness import gate
+    from components.readiness.verdicts import JUDGES
+
+    if backend not in JUDGES:
+        return []
+
+    found = gate(
+        name,
+        app=model.app_name,
+        backend=backend,
+        namespace=args["namespace"],
+        object_name=object_name,
+        timeout_s=model.ready_timeout_s,
+        server=server,
+        kubeconfig=args.get("kubeconfig"),
+        parent=parent,
+        depends_on=after,
+    )
+    args.get("gates", {})[model.app_name] = found
+    return [found]
 
 
 def register(

@@ -4,8 +4,9 @@ Step inputs (FuseML passes input `x` as `FUSEML_X`), one model entry keyed by th
 `FUSEML_MODEL`, `FUSEML_MODEL_NAME`, `FUSEML_OVMS_IMAGE_TAG`, `FUSEML_LOGLEVEL`, `FUSEML_NIREQ`,
 `FUSEML_PLUGIN_CONFIG`, `FUSEML_BATCH_SIZE`, `FUSEML_SHAPE`, `FUSEML_TARGET_DEVICE`, `FUSEML_LAYOUT`,
 `FUSEML_MODEL_VERSION_POLICY`, `FUSEML_REPLICAS`, `FUSEML_RESOURCES`, `FUSEML_RESOURCES_LIMITS`,
-`FUSEML_PREDICTION_TYPE`, `FUSEML_ADOPT`, and the backend inputs `FUSEML_BACKEND`, `FUSEML_FORMAT`,
-`FUSEML_SERVER`, `FUSEML_RUNTIME`, `FUSEML_RUNTIME_VERSION`, `FUSEML_PROTOCOL_VERSION` are passed through
+`FUSEML_PREDICTION_TYPE`, `FUSEML_ADOPT`, `FUSEML_READY_TIMEOUT_S`, and the backend inputs
+`FUSEML_BACKEND`, `FUSEML_FORMAT`, `FUSEML_SERVER`, `FUSEML_RUNTIME`, `FUSEML_RUNTIME_VERSION`,
+`FUSEML_PROTOCOL_VERSION` are passed through
 as the strings FuseML gives (empty = not set); `FUSEML_PREDICTOR` (`auto|tensorflow|sklearn|triton`, the
 kserve and seldon predictor steps' input) sets the format, or Triton as the runtime;
 `FUSEML_APP_NAME` names the application (see `step.naming`); `FUSEML_VERBOSE` is the step's own switch.

@@ -54,6 +54,8 @@ _PLUGIN_MISSING = re.compile(
 )
 _PASSPHRASE = re.compile(r"incorrect passphrase|passphrase must be set|getting secrets manager", re.I)
 _LOCK_LINE = re.compile(r"lock", re.IGNORECASE)
+#: A readiness gate's failure (components/readiness/provider.py): one line per model, naming its app.
+_NOT_READY = re.compile(r"error: (app \S+ \(backend \S+\)(?: is not ready after |: ).*)$")
 
 
 class StackLike(Protocol):
@@ -280,13 +282,42 @@ def locked_message(name: str, err: Exception, timeout_s: float, backend_url: str
 
 
 def classify(err: auto.CommandError, context: str) -> DeployError | StepSetupError:
-    """One line for a CLI failure: a missing plugin or bad passphrase is setup, the rest a deploy failure."""
+    """One line for a CLI failure: a missing plugin or bad passphrase is setup, the rest a deploy failure;
+    a model that did not become ready is said with its gate's own line (one per model)."""
+    reasons = not_ready(str(err))
+    if reasons:
+        return DeployError("\n".join(reasons))
     detail = _first_error_line(err)
     if _PLUGIN_MISSING.search(str(err)):
         return StepSetupError(f"a Pulumi provider plugin is missing: {detail}; the step image bakes them in")
     if _PASSPHRASE.search(str(err)):
         return StepSetupError(f"{context}: {detail}")
     return DeployError(f"{context}: {detail}")
+
+
+def not_ready(text: str) -> list[str]:
+    """The readiness gates' failure lines in the engine's output, each once, in order."""
+    found: list[str] = []
+    for line in text.splitlines():
+        match = _NOT_READY.search(line.strip())
+        if match and match.group(1) not in found:
+            found.append(match.group(1))
+    return found
+
+
+def readiness(outputs: Mapping[str, Any], app: str) -> str:
+    """What the step says of the app's readiness: when it became ready and how long that took, or that
+    it was not checked (ready_timeout_s 0)."""
+    serving = _value(outputs.get("serving"))
+    entry = serving.get(app) if isinstance(serving, Mapping) else None
+    if not isinstance(entry, Mapping):
+        return f"{app}: readiness unknown (no serving output)"
+    if entry.get("readiness") != "checked":
+        return f"{app}: readiness {entry.get('readiness', 'not checked')}"
+    return (
+        f"{app} ({entry.get('backend')}): ready at {entry.get('ready_at')}, {entry.get('ready_after_s')} s "
+        "after its objects were applied"
+    )
 
 
 def prediction_url(outputs: Mapping[str, Any], app: str) -> str:
@@ -326,6 +357,9 @@ def deploy(
     result = up_waiting_for_lock(
         stack, up_arguments(inputs, console), inputs.lock_timeout_s, boundary, console, found.url
     )
+    # Only a model that is ready (or not checked: ready_timeout_s 0) gets here: a gate that failed failed
+    # the update, and no URL is written.
+    console.info(readiness(result.outputs, inputs.app_name))
     url = prediction_url(result.outputs, inputs.app_name)
     write_result(inputs.result_file, url)
     return url

@@ -15,10 +15,11 @@ with the status a real cluster would show, in one of two ways:
   `testbed.fuseml/message: <text>` to replace the default message;
 - a rule in `<cluster dir>/kubelet-faults.json` (for Pods the test does not template, such as the
   operator's): `[{"namespace": "ns", "labels": {"app": "ovms-bad"}, "fail": "<fault>", "log": "...",
-  "message": "..."}]`; a Pod matches when it is in `namespace` (if given) and carries every label. Written
-  with `set_faults(cluster_dir, rules)`, read at every poll: removing a rule lets its Pods start (a
-  Pod already failed is then reported Running and Ready, like a container whose image pull or restart
-  finally succeeded).
+  "message": "..."}]`; a Pod matches when it is in `namespace` (if given), carries every label and, when
+  the rule has an `image`, runs a container of that image (so a rollout's new Pods fail, its old ones
+  run). Written with `set_faults(cluster_dir, rules)`, read at every poll: removing a rule lets its Pods
+  start (a Pod already failed is then reported Running and Ready, like a container whose image pull or
+  restart finally succeeded).
 
 The faults, each as the component that reports it on a real cluster words it:
 
@@ -103,9 +104,9 @@ def set_faults(cluster_dir: Path, rules: list[dict[str, Any]]) -> None:
     for rule in rules:
         if rule.get("fail") not in (*FAULTS, *CR_FAULTS):
             raise FaultError(f"fail: {rule.get('fail')!r} is not one of {', '.join((*FAULTS, *CR_FAULTS))}")
-        unknown = set(rule) - {"namespace", "labels", "fail", "log", "message"}
+        unknown = set(rule) - {"namespace", "labels", "image", "fail", "log", "message"}
         if unknown:
-            allowed = "namespace, labels, fail, log, message"
+            allowed = "namespace, labels, image, fail, log, message"
             raise FaultError(f"unknown keys {sorted(unknown)}: allowed are {allowed}")
     target = cluster_dir / FAULTS_FILE
     scratch = target.with_suffix(".tmp")
@@ -138,6 +139,9 @@ def fault_for(
     labels = meta.get("labels") or {}
     for rule in rules:
         if rule.get("fail") not in allowed or rule.get("namespace") not in (None, meta["namespace"]):
+            continue
+        images = {c.get("image") for c in (obj.get("spec") or {}).get("containers") or []}
+        if rule.get("image") and rule["image"] not in images:
             continue
         if all(labels.get(key) == value for key, value in (rule.get("labels") or {}).items()):
             return rule

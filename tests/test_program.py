@@ -70,6 +70,12 @@ def test_the_seed_example_plans_and_registers() -> None:
                 "runtime": "ovms",
                 "why": "openvino (format set in the stack): ovms is the fastest backend here that serves "
                 "openvino on Intel CPUs",
+                # Readiness is checked (the default bound); when it passed is the gate's output, which
+                # mocks leave unset.
+                "ready_timeout_s": 600,
+                "readiness": "checked",
+                "ready_at": None,
+                "ready_after_s": None,
             }
         },
     }
@@ -174,7 +180,8 @@ def test_secrets_stay_secret_in_state_and_outputs() -> None:
     secrets = {**SECRETS, "gcs_credentials": '{"private_key": "-----BEGIN PRIVATE KEY-----"}'}
     result = plan_raw(raw, secrets)
     (server,) = result.of_type(MODEL_SERVER)
-    assert server.additional_secret_outputs == ["spec"]
+    # The status too: the operator's Helm status holds the rendered release, inline S3 key id included.
+    assert server.additional_secret_outputs == ["spec", "status"]
     assert ("spec", "models_repository", "aws_secret_access_key") in server.secret_paths
     assert ("spec", "models_repository", "aws_access_key_id") in server.secret_paths
     for resource in result.resources:
@@ -376,7 +383,8 @@ def test_one_application_per_model_and_none_without_registration() -> None:
         {"name": "ovms-m1", "kind": "VirtualService"},
     ]
     waits_for = {r.name for r in result.resources if r.urn in apps["m1"].dependencies}
-    assert waits_for == {"m1-server", "m1-route"}
+    # The Application waits for the model's readiness gate, which waits for its server and route.
+    assert waits_for == {"m1-server", "m1-route", "m1-ready"}
     off = plan_raw({**SEED_EXAMPLE, "fuseml": {"register": False}, "models": models})
     assert off.of_type(APPLICATION) == []
     assert "prediction_url" not in off.outputs and len(off.outputs["prediction_urls"]) == 3

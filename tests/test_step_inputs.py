@@ -37,6 +37,7 @@ ALL_MODEL_INPUTS = {
     "FUSEML_RESOURCES_LIMITS": "{cpu: 2}",
     "FUSEML_PREDICTION_TYPE": "classify",
     "FUSEML_ADOPT": "false",
+    "FUSEML_READY_TIMEOUT_S": "300",
 }
 
 

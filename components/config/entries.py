@@ -20,6 +20,7 @@ from components.config.readers import (
     _app_name,
     _bool,
     _integer,
+    _integral,
     _matching,
     _model_url,
     _one_of,
@@ -32,6 +33,23 @@ PREDICTION_TYPES = ("predict", "classify", "regress")
 #: The format vocabulary: modelstore's, which detects them; `auto` reads the model's MLmodel file.
 FORMATS = ("auto", *STORE_FORMATS)
 Replicas = Annotated[int, _integer(1)]
+#: The longest readiness wait a model may ask for: a day. Past that a deploy is stuck, not slow.
+READY_TIMEOUT_MAX_S = 86400
+
+
+def _ready_timeout(value: Any) -> int:
+    """Whole seconds from 0 (do not wait) to READY_TIMEOUT_MAX_S; digits as a step input passes them."""
+    allowed = f"whole seconds from 0 (do not wait) to {READY_TIMEOUT_MAX_S}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif _integral(value):
+        number = int(value)
+    else:
+        raise Refusal(value, allowed)
+    if not 0 <= number <= READY_TIMEOUT_MAX_S:
+        raise Refusal(value, allowed)
+    return number
+
 
 #: A check a backend adds to every model entry: (entry, validation context) -> what it refuses.
 ModelCheck = Callable[[Any, Mapping[str, Any]], list[Refusal]]
@@ -133,6 +151,10 @@ class CommonSettings(Settings):
     """The verb of the v1 prediction URL."""
     adopt: Annotated[bool, BeforeValidator(_bool)] = False
     """Take over a FuseML application that another workflow or stack registered."""
+    ready_timeout_s: Annotated[int, BeforeValidator(_ready_timeout)] = 600
+    """Seconds `pulumi up` waits for the model to serve before it fails naming why (see "Readiness"); `0`
+    does not wait: the model is registered as soon as its objects exist, and `serving` says it was not
+    checked."""
 
 
 class RuntimeSettings(Settings):

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from testbed import cluster as testbed_cluster
-from testbed import toolchain
+from testbed import kubelet, toolchain
 from testbed.engine import Engine
 from testbed.local import prepare_namespace
 from tests.fuseml_server import FakeFuseML, running_server
@@ -33,16 +33,20 @@ def bin_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def cluster(bin_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[testbed_cluster.Cluster]:
-    with testbed_cluster.running(tmp_path_factory.mktemp("cluster"), bin_dir) as running:
+    # With the controller stand-ins: every model a test deploys becomes ready (or fails, by the kubelet's
+    # fault switch) as on a cluster running its serving system, so `pulumi up`'s readiness gates pass.
+    with testbed_cluster.running(tmp_path_factory.mktemp("cluster"), bin_dir, stand_ins=True) as running:
         yield running
 
 
 @pytest.fixture
-def namespace(cluster: testbed_cluster.Cluster) -> str:
-    """A namespace of this test's own (the FuseML installer's part on a real cluster)."""
+def namespace(cluster: testbed_cluster.Cluster) -> Iterator[str]:
+    """A namespace of this test's own (the FuseML installer's part on a real cluster); the kubelet's fault
+    rules a test set are cleared after it."""
     name = f"e2e-{next(_names)}"
     prepare_namespace(cluster, name)
-    return name
+    yield name
+    kubelet.set_faults(cluster.dir, [])
 
 
 @pytest.fixture

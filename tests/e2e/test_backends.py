@@ -3,9 +3,9 @@
 The loopback cluster has the upstream CRDs of every kind the program creates (ModelServer, Istio's, KServe's
 InferenceService and serving runtimes, Seldon Core's SeldonDeployment), so `pulumi up` proves the API
 server accepts each object as the program writes it, and `pulumi destroy` that the program's lifecycle
-takes them away again. Nothing more: no controller of these kinds runs here (the kubelet stand-in only
-handles Pods), so no InferenceService, SeldonDeployment or ModelServer ever becomes a server, and no URL
-answers; the outputs and FuseML's applications are checked as the strings they are.
+takes them away again. The controllers are the test bed's stand-ins (testbed/standins.py), which report
+each model ready as its system would once its Pods run, so the readiness gates pass; no URL answers, and
+the outputs and FuseML's applications are checked as the strings they are.
 
 The tutorial's stack (`Pulumi.tutorial.yaml`: one CIFAR-10 model on OVMS, KServe and Seldon Core) is
 deployed as a user would, its S3 keys set with `pulumi config set --secret`, in a namespace of its own and

@@ -188,7 +188,8 @@ def test_changed_nireq_updates_the_server_in_place(deployed: Deployed) -> None:
     after = stacks.model_servers(deployed.cluster, deployed.namespace)["ovms-resnet"]
     assert after["metadata"]["uid"] == before["metadata"]["uid"]
     assert after["spec"]["models_settings"]["nireq"] == 4
-    assert "1 updated" in out, out
+    # The server, and its readiness gate, which waits again for the new spec to serve.
+    assert "2 updated" in out, out
 
 
 def test_removed_model_loses_its_server_route_and_application(deployed: Deployed) -> None:

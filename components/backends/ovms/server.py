@@ -25,7 +25,7 @@ from components.backends.ovms.spec import (
     service_parameters,
 )
 from components.route import virtual_service
-from components.serving import BackendArgs, register
+from components.serving import BackendArgs, readiness_gate, register
 
 CONFIG_KEY = "config.json"
 
@@ -64,7 +64,9 @@ class OvmsServer(pulumi.ComponentResource):
             kind=KIND,
             metadata={"name": server.resource_name, "namespace": namespace, "labels": args["labels"]},
             spec=spec(server, first, server.resource_name),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[config], additional_secret_outputs=["spec"]),
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[config], additional_secret_outputs=["spec", "status"]
+            ),
         )
         route = virtual_service(
             f"{name}-route",
@@ -84,8 +86,11 @@ class OvmsServer(pulumi.ComponentResource):
             {"name": server.resource_name, "kind": "VirtualService"},
         ]
         for model in models:
+            # Every model on the server waits for the server's Deployment, each bounded by its own setting.
+            app = model["model"].app_name
+            ready = readiness_gate(app, model, "ovms", server.resource_name, cr, [config, cr, route], self)
             if model["registration"] is not None:
-                register(model["model"].app_name, model, listed, [config, cr, route], self)
+                register(app, model, listed, [config, cr, route, *ready], self)
         self.name = pulumi.Output.from_input(server.resource_name)
         self.register_outputs({"name": self.name})
 

@@ -1,0 +1,173 @@
+"""Readiness gates under the real CLI, provider and dynamic provider host, with the controller stand-ins.
+
+For each backend: a ready model is deployed and registered; one whose Pods fail (the kubelet stand-in's
+fault switch: CrashLoopBackOff with the server's log line, ImagePullBackOff) or whose model fails to load
+fails `pulumi up` within its `ready_timeout_s` plus 30 s, naming the app, the reason and the log line,
+with no traceback, and FuseML has no Application for it; once the cause is fixed the next `up`
+completes without replacing the ready one; and an update whose new Pods never become ready fails the
+`up` and leaves the old registration.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from testbed import kubelet
+from testbed.cluster import Cluster
+from testbed.engine import Engine
+from tests.e2e import stacks
+from tests.fuseml_server import FakeFuseML
+
+pytestmark = pytest.mark.timeout(600)
+
+TIMEOUT_S = 8
+#: What OVMS logs when the model path holds no version folder (model_server src/modelmanager.cpp).
+OVMS_LOG = "[error][modelmanager.cpp:1127] No version found for model in path: gs://models/bad"
+KSERVE_LOG = "ValueError: no model file found in /mnt/models"
+IMAGE = "openvino/model_server:2024.0"
+
+
+def model(app: str, **extra: Any) -> dict[str, Any]:
+    entry = {"app_name": app, "format": "openvino", "model": f"gs://models/{app}"}
+    return {**entry, "ready_timeout_s": TIMEOUT_S, **extra}
+
+
+def failed_up(engine: Engine, stack: str) -> tuple[str, float]:
+    started = time.monotonic()
+    run = engine.run("up", "--stack", stack, "--yes", "--skip-preview", check=False, timeout=300)
+    elapsed = time.monotonic() - started
+    output = run.stdout + run.stderr
+    assert run.returncode != 0, output
+    assert "Traceback" not in output, output
+    return output, elapsed
+
+
+def test_ovms_ready_model_registered_failing_one_explained_then_fixed_then_a_failed_update_keeps_the_old(
+    engine: Engine, cluster: Cluster, namespace: str, fuseml: FakeFuseML
+) -> None:
+    kubelet.set_faults(cluster.dir, [
+        {"namespace": namespace, "labels": {"app": "ovms-bad"}, "fail": "CrashLoopBackOff", "log": OVMS_LOG},
+    ])  # fmt: skip
+    config = stacks.settings(namespace, [model("good"), model("bad")], fuseml_url=fuseml.url)
+    stacks.new_stack(engine, "ovms", config)
+    output, elapsed = failed_up(engine, "ovms")
+    assert elapsed < TIMEOUT_S + 30, elapsed
+    line = next(line for line in output.splitlines() if "app bad (backend ovms)" in line)
+    assert f"is not ready after {TIMEOUT_S} s" in line, line
+    assert "CrashLoopBackOff" in line and OVMS_LOG in line, line
+    assert "Deployment ovms-bad: 0/1 replicas ready" in line or "0 of 1" in line or "0/1" in line, line
+    assert "app good" not in output, output
+    assert set(fuseml.store) == {"good"}
+
+    kubelet.set_faults(cluster.dir, [])
+    out = stacks.up(engine, "ovms")
+    assert set(fuseml.store) == {"good", "bad"}
+    # The ready model's gate and registration are left as they were: only the failed one is completed.
+    touched = [line for line in out.splitlines() if "created" in line or "updated" in line]
+    assert not [line for line in touched if "good-" in line], touched
+    serving = stacks.outputs(engine, "ovms")["serving"]
+    assert serving["bad"]["ready_timeout_s"] == TIMEOUT_S and serving["bad"]["ready_at"]
+    stacks.up(engine, "ovms", "--expect-no-changes")
+
+    # An update whose new Pods cannot pull their image: the old Pod keeps serving, the update fails, and
+    # FuseML keeps the record of the old model.
+    before = dict(fuseml.store["good"])
+    kubelet.set_faults(cluster.dir, [
+        {"namespace": namespace, "labels": {"app": "ovms-good"}, "image": IMAGE, "fail": "ImagePullBackOff"},
+    ])  # fmt: skip
+    updated = model("good", model="gs://models/good-v2", ovms_image_tag="2024.0")
+    stacks.write_stack(engine, "ovms", {**config, "models": [updated, model("bad")]})
+    output, _ = failed_up(engine, "ovms")
+    line = next(line for line in output.splitlines() if "app good (backend ovms)" in line)
+    assert "ImagePullBackOff" in line and IMAGE in line, line
+    assert fuseml.store["good"] == before
+    engine.run("destroy", "--stack", "ovms", "--yes", "--skip-preview", timeout=300)
+
+
+def test_kserve_failing_model_explained_and_ready_one_registered(
+    engine: Engine, cluster: Cluster, namespace: str, fuseml: FakeFuseML
+) -> None:
+    kubelet.set_faults(cluster.dir, [
+        {"namespace": namespace, "labels": {"serving.kserve.io/inferenceservice": "bad-iris"},
+         "fail": "CrashLoopBackOff", "log": KSERVE_LOG},
+    ])  # fmt: skip
+    models = [
+        {"app_name": name, "backend": "kserve", "format": "sklearn", "model": f"gs://models/{name}",
+         "ready_timeout_s": TIMEOUT_S}
+        for name in ("iris", "bad-iris")
+    ]  # fmt: skip
+    config = stacks.settings(namespace, models, fuseml_url=fuseml.url)
+    stacks.new_stack(engine, "kserve", config)
+    output, _ = failed_up(engine, "kserve")
+    line = next(line for line in output.splitlines() if "app bad-iris (backend kserve)" in line)
+    assert "InferenceService bad-iris: Ready=False" in line, line
+    assert "CrashLoopBackOff" in line and KSERVE_LOG in line, line
+    assert set(fuseml.store) == {"iris"}
+    kubelet.set_faults(cluster.dir, [])
+    stacks.up(engine, "kserve")
+    assert set(fuseml.store) == {"iris", "bad-iris"}
+    engine.run("destroy", "--stack", "kserve", "--yes", "--skip-preview", timeout=300)
+
+
+SECRETS = {"aws_access_key_id": "AKIAE2EREADINESS0001", "aws_secret_access_key": "e2e-readiness-Never-Shown"}
+
+
+def s3_stack(engine: Engine, stack: str, config: dict[str, Any]) -> None:
+    stacks.new_stack(engine, stack, config)
+    for key, value in SECRETS.items():
+        engine.set_config(stack, f"fuseml-serving:{key}", value, secret=True)
+
+
+def test_seldon_failing_model_explained_and_ready_one_registered(
+    engine: Engine, cluster: Cluster, namespace: str, fuseml: FakeFuseML
+) -> None:
+    log = "ModuleNotFoundError: No module named 'sklearn'"
+    kubelet.set_faults(cluster.dir, [
+        {"namespace": namespace, "labels": {"seldon-deployment-id": "bad-wine"}, "fail": "CrashLoopBackOff",
+         "log": log},
+    ])  # fmt: skip
+    models = [
+        {"app_name": name, "backend": "seldon", "format": "sklearn", "model": f"s3://models/{name}",
+         "ready_timeout_s": TIMEOUT_S}
+        for name in ("wine", "bad-wine")
+    ]  # fmt: skip
+    s3_stack(engine, "seldon", stacks.settings(namespace, models, fuseml_url=fuseml.url))
+    output, elapsed = failed_up(engine, "seldon")
+    assert elapsed < TIMEOUT_S + 30, elapsed
+    line = next(line for line in output.splitlines() if "app bad-wine (backend seldon)" in line)
+    assert "SeldonDeployment bad-wine: state Creating" in line, line
+    assert "CrashLoopBackOff" in line and log in line, line
+    assert set(fuseml.store) == {"wine"}
+    kubelet.set_faults(cluster.dir, [])
+    stacks.up(engine, "seldon")
+    assert set(fuseml.store) == {"wine", "bad-wine"}
+    engine.run("destroy", "--stack", "seldon", "--yes", "--skip-preview", timeout=300)
+
+
+def test_modelmesh_model_that_fails_to_load_is_explained_and_registered_once_it_loads(
+    engine: Engine, cluster: Cluster, namespace: str, fuseml: FakeFuseML
+) -> None:
+    message = "failed to load model: no model files found under s3://models/bad-mm"
+    kubelet.set_faults(cluster.dir, [
+        {"namespace": namespace, "labels": {"fuseml/app-name": "bad-mm"}, "fail": "ModelLoadFailed",
+         "message": message},
+    ])  # fmt: skip
+    models = [
+        {"app_name": name, "backend": "modelmesh", "format": "sklearn", "model": f"s3://models/{name}",
+         "ready_timeout_s": TIMEOUT_S}
+        for name in ("mm", "bad-mm")
+    ]  # fmt: skip
+    s3_stack(engine, "modelmesh", stacks.settings(namespace, models, fuseml_url=fuseml.url))
+    output, elapsed = failed_up(engine, "modelmesh")
+    assert elapsed < TIMEOUT_S + 30, elapsed
+    line = next(line for line in output.splitlines() if "app bad-mm (backend modelmesh)" in line)
+    assert "InferenceService bad-mm: Ready=False" in line and "BlockedByFailedLoad" in line, line
+    assert f"last failure ModelLoadFailed: {message}" in line, line
+    assert set(fuseml.store) == {"mm"}
+    kubelet.set_faults(cluster.dir, [])
+    stacks.up(engine, "modelmesh")
+    assert set(fuseml.store) == {"mm", "bad-mm"}
+    engine.run("destroy", "--stack", "modelmesh", "--yes", "--skip-preview", timeout=300)
