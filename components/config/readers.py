@@ -45,17 +45,21 @@ def decode_text(value: Any) -> Any:
 
     Every structured input (sections, resources, plugin_config, policies) is read this way, so
     `{PERFORMANCE_HINT: LATENCY}`, `{"PERFORMANCE_HINT": "LATENCY"}` and `'{"PERFORMANCE_HINT": "LATENCY"}'`
-    mean the same everywhere. Raises yaml.YAMLError for text that is neither.
+    mean the same everywhere. Raises yaml.YAMLError for text that is neither, or that nests deeper than
+    the readers can follow (both are recursive: `[[[...]]]` a few thousand deep is a RecursionError).
     """
     if not isinstance(value, str):
         return value
     try:
-        # JSON first: YAML reads some valid JSON differently (tabs, exponents like 1e2 as strings).
-        decoded = json.loads(value)
-    except ValueError:
-        decoded = yaml.safe_load(value)
-    if isinstance(decoded, str) and decoded.strip()[:1] in ("{", "[") and decoded != value:
-        decoded = yaml.safe_load(decoded)
+        try:
+            # JSON first: YAML reads some valid JSON differently (tabs, exponents like 1e2 as strings).
+            decoded = json.loads(value)
+        except ValueError:
+            decoded = yaml.safe_load(value)
+        if isinstance(decoded, str) and decoded.strip()[:1] in ("{", "[") and decoded != value:
+            decoded = yaml.safe_load(decoded)
+    except RecursionError:
+        raise yaml.YAMLError("nested too deep to read") from None
     return decoded
 
 
