@@ -53,14 +53,17 @@ class Redactor:
         patterns: Iterable[re.Pattern[str]] = (),
         min_length: int = 1,
         lines: bool = True,
+        userinfo: bool = False,
     ) -> None:
         """`patterns` are the credential shapes to mask besides the known values; `min_length` is the
         shortest known value masked (shorter ones would mangle text while revealing little); `lines`
-        masks each line of a multi-line value alone too, for output that prints a value line by line."""
+        masks each line of a multi-line value alone too, for output that prints a value line by line;
+        `userinfo` drops the user and password of every URL in the text (kernel.credentials)."""
         self.mask = mask
         self.patterns = tuple(patterns)
         self.min_length = min_length
         self.lines = lines
+        self.userinfo = userinfo
         self._known: dict[str, re.Pattern[str]] = {}
         self.add(*secrets)
 
@@ -84,6 +87,8 @@ class Redactor:
 
     def text(self, text: str) -> str:
         """The text with every known value (any case) and credential-shaped substring masked."""
+        if self.userinfo:
+            text = without_userinfo(text)
         spans = sorted(match.span() for pattern in self._known.values() for match in pattern.finditer(text))
         if spans:
             merged: list[list[int]] = []
@@ -121,7 +126,9 @@ class Redactor:
     @classmethod
     def from_env(cls, env: Mapping[str, str], extra: Iterable[str] = (), **options: Any) -> Redactor:
         """A redactor for the secret environment variables' values, plus extra values (file contents,
-        resolved secrets); `options` as for the constructor."""
+        resolved secrets), that also masks credential shapes and URL user info (an entry point echoing an
+        input may echo a credential pasted into it); `options` as for the constructor."""
+        options = {"patterns": TOKEN_LIKE, "userinfo": True, **options}
         return cls([*(env.get(name, "") for name in SECRET_ENV_NAMES), *extra], **options)
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from kernel.errors import StepError
-from kernel.redact import Redactor, without_credentials
+from kernel.redact import Redactor
 from step import inputs as step_inputs
 from step.runner import Boundary, Console, default_factory, deploy
 
@@ -51,8 +51,7 @@ def main(
             inputs, ready, env, boundary or Boundary(which=shutil.which, factory=default_factory), console
         )
     except StepError as failure:
-        # The step's own checks quote the input they refuse, which may hold a pasted credential.
-        console.error(f"error: {without_credentials(one_line(str(failure)))}")
+        console.error(f"error: {one_line(str(failure))}")
         return failure.exit_code
     except Exception:
         # A bug, not a user error: keep the traceback for the report, but it may quote values, so redact it.

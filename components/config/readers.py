@@ -212,6 +212,28 @@ def _url(value: Any) -> str:
     return text
 
 
+def _endpoint(value: Any) -> str:
+    """An S3 endpoint: any text the store client takes (modelstore reads it), but no user or password: it
+    goes into KServe's and Seldon's objects and OVMS's environment in plain text."""
+    text = _text(value)
+    authority = text.split("://", 1)[-1].split("/", 1)[0]
+    if has_userinfo(text) or "@" in authority:
+        raise Refusal(value, f"the S3 endpoint (http[s]://host[:port]), {NO_USERINFO}: the keys are secrets")
+    return text
+
+
+#: An S3 region: one token, as it sits in SigV4's credential scope `<date>/<region>/s3/aws4_request` (AWS
+#: names such as eu-west-1, or an S3-compatible server's own name); ASCII only, so no look-alike digits.
+REGION = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
+
+
+def _region(value: Any) -> str:
+    text = _text(value)
+    if text and not REGION.fullmatch(text):
+        raise Refusal(value, "an S3 region such as eu-west-1 (ASCII letters, digits, '-', '_', '.'; 63 chars)")
+    return text
+
+
 def _timeout(value: Any) -> float:
     timeout = value
     if isinstance(timeout, str) and re.fullmatch(r"\s*[0-9]+(\.[0-9]*)?\s*", timeout):

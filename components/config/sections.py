@@ -15,6 +15,7 @@ from components.config.errors import Refusal, raise_refusals
 from components.config.readers import (
     _bool,
     _domain,
+    _endpoint,
     _gateway,
     _integer,
     _label_name,
@@ -22,6 +23,7 @@ from components.config.readers import (
     _list_of,
     _matching,
     _one_of,
+    _region,
     _text,
     _timeout,
     _url,
@@ -196,9 +198,9 @@ class IstioConfig(Settings):
 class StorageConfig(Settings):
     """Non-secret model storage settings."""
 
-    s3_endpoint: Annotated[str | None, BeforeValidator(_text)] = None
+    s3_endpoint: Annotated[str | None, BeforeValidator(_endpoint)] = None
     """S3-compatible endpoint, e.g. http://mlflow-minio.mlflow:9000."""
-    aws_region: Annotated[str | None, BeforeValidator(_text)] = None
+    aws_region: Annotated[str | None, BeforeValidator(_region)] = None
     """Region of the S3 bucket."""
     models_volume_claim: Annotated[str | None, BeforeValidator(_text)] = None
     """A PVC mounted at /models, for absolute local model paths."""
