@@ -77,8 +77,9 @@ def app_name(env: Mapping[str, str], workdir: Path) -> str:
     identity = codeset_identity(workdir)
     if identity is None:
         raise StepInputError(
-            "FUSEML_APP_NAME: no application name: set the step input app_name, or give the step a codeset input "
-            "(the name is then <org>-<project>-<workflow>); a random name makes a new server on every run"
+            "FUSEML_APP_NAME: no application name: set the step input app_name, or give the step a codeset "
+            "input (the name is then <org>-<project>-<workflow>); a random name makes a new server on every "
+            "run"
         )
     workflow = env.get("FUSEML_ENV_WORKFLOW_NAME", "").strip()
     if not workflow:

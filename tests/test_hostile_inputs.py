@@ -15,10 +15,11 @@ Everywhere: no traceback, every error line names a key (`fuseml-serving:<key>`, 
 variable), and no planted secret (any case, or base64) in any output, warning, error, written file or
 planned resource input outside a secret path.
 
-The one fake is at the boundary: no socket opens (connect and name lookup refused), and the GCS and Azure
+The one fake is at the boundary: no socket opens (connect and name lookup refused), the GCS and Azure
 clients' reads give their final refusal at once instead of after their retry loops (measured here: 84 s
-for az://, 112 s for gs:// per model, issue 16 item 1). A local store outside the test's folder is
-refused likewise (a hostile `/` would otherwise walk the machine's whole disk).
+for az://, 112 s for gs:// per model, issue 16 item 1), and google-auth is told the machine is not on GCE
+(its metadata-server probe takes 3 s per store). A local store outside the test's folder is refused
+likewise (a hostile `/` would otherwise walk the machine's whole disk).
 
 Budget: Hypothesis runs derandomized (the same examples every run, the same time on CI), with bounded
 examples per entry point; Hypothesis's example database cannot be combined with a fixed seed (`seed` and
@@ -116,6 +117,12 @@ def boundary() -> Iterator[Path]:
             patch.setattr(cls, "list", refused)
             patch.setattr(cls, "read", refused)
         patch.setattr(stores.LocalStore, "list", confined)
+        # Not on GCE: google-auth would otherwise probe the metadata server (about 3 s per gs:// store
+        # opened without a key, every connection refused); google/auth/compute_engine/_metadata.py reads
+        # its NO_GCE_CHECK switch into this flag at import.
+        from google.auth.compute_engine import _metadata
+
+        patch.setattr(_metadata, "_NO_GCE_CHECK", True)
         yield root
 
 
@@ -202,6 +209,16 @@ def step_env(results: Path) -> dict[str, str]:
     }
 
 
+def escaped(run: Callable[[], int], err: io.StringIO) -> int:
+    """An entry point's exit code; an exception escaping its main is what Python would print and exit 1
+    with: its traceback."""
+    try:
+        return run()
+    except Exception:
+        err.write(traceback.format_exc())
+        return 1
+
+
 def one_error_line(outcome: Outcome, out: str, err: str) -> list[str]:
     """The `error:` lines of a run; a problem unless there is exactly one when it failed, none otherwise."""
     lines = [line for line in (out + err).splitlines() if line.startswith("error:")]
@@ -220,7 +237,7 @@ def run_step(env: dict[str, str], workdir: Path) -> Outcome:
     recorder = Recorder()
     out, err = io.StringIO(), io.StringIO()
     with captured() as texts:
-        code = main(env, workdir, recorder.boundary(), out, err)
+        code = escaped(lambda: main(env, workdir, recorder.boundary(), out, err), err)
     outcome = Outcome(str(code))
     texts += [out.getvalue(), err.getvalue()]
     outcome.shown = "\n".join(texts)
@@ -258,7 +275,7 @@ def run_converter(env: dict[str, str], argv: list[str]) -> Outcome:
 
     out, err = io.StringIO(), io.StringIO()
     with captured() as texts:
-        code = main(argv, env, out, err)
+        code = escaped(lambda: main(argv, env, out, err), err)
     outcome = Outcome(str(code))
     texts += [out.getvalue(), err.getvalue()]
     outcome.shown = "\n".join(texts)
@@ -283,7 +300,10 @@ def run_review(stack: Stack, root: Path) -> Outcome:
     written = root / "out"
     out, err = io.StringIO(), io.StringIO()
     with captured() as texts:
-        code = main(["--stack", "hostile", "--root", str(root), "--out", str(written)], stdout=out, stderr=err)
+        code = escaped(
+            lambda: main(["--stack", "hostile", "--root", str(root), "--out", str(written)], stdout=out, stderr=err),
+            err,
+        )
     outcome = Outcome(str(code))
     texts += [out.getvalue(), err.getvalue()]
     outcome.shown = "\n".join(texts)
@@ -318,7 +338,55 @@ class Known:
     matches: Callable[[str, Any, Outcome], bool]
 
 
-KNOWN: tuple[Known, ...] = ()
+def _crashed_with(text: str) -> Callable[[str, Any, Outcome], bool]:
+    return lambda _entry, _input, outcome: TRACEBACK in outcome.shown and text in outcome.shown
+
+
+#: What a store refusal of the converter says (modelstore's StoreError, printed as it is).
+_STORE_REFUSAL = re.compile(r"no files there|cannot be (listed|read)|is not a model store URL|cannot be reached")
+
+
+def _converter_store_error(entry: str, _input: Any, outcome: Outcome) -> bool:
+    return entry == "converter" and all(
+        p.startswith("error line names no input") and _STORE_REFUSAL.search(p) for p in outcome.problems
+    )
+
+
+KNOWN: tuple[Known, ...] = (
+    Known(
+        "s3-endpoint-without-scheme",
+        "modelstore/stores.py S3Store: an S3 endpoint without a scheme (`minio:9000`) makes boto3 raise "
+        "ValueError('Invalid endpoint: minio:9000') when the store is read (format auto, the converter): "
+        "a traceback from `pulumi up`, the step (exit 1) and the converter (exit 1). Issue 16, store reads.",
+        _crashed_with("Invalid endpoint"),
+    ),
+    Known(
+        "converter-store-error-names-no-input",
+        "convert/__main__.py prints a store refusal as modelstore words it (`error: /path: no files there "
+        "(check the path)`), naming neither FUSEML_INPUT_MODEL nor FUSEML_OUTPUT_MODEL. Issue 16, contracts.",
+        _converter_store_error,
+    ),
+    Known(
+        "converter-shape-nested-too-deep",
+        "convert/inputs.py _shape: json.loads of FUSEML_SHAPE nested a few thousand levels raises "
+        "RecursionError, which `check` does not catch: a traceback, exit 1.",
+        _crashed_with("RecursionError"),
+    ),
+    Known(
+        "converter-region-refused-by-boto3",
+        "modelstore/stores.py S3Store: an AWS_REGION boto3 refuses (`s3://x@h`, spaces, ...) raises "
+        "botocore InvalidRegionError while the client is built: a traceback, exit 1. (`pulumi up` and the "
+        "step now refuse such a region as storage.aws_region first.)",
+        _crashed_with("InvalidRegionError"),
+    ),
+    Known(
+        "converter-unicode-digits",
+        "convert/inputs.py _positive_int: str.isdigit() takes non-ASCII digits, so FUSEML_BATCH, "
+        "FUSEML_CALIBRATION_SIZE or FUSEML_MODEL_VERSION of 5,000+ Arabic-Indic digits reach int() and "
+        "raise ValueError (int max str digits): a traceback, exit 1 (and `٣` is read as batch 3).",
+        _crashed_with("Exceeds the limit"),
+    ),
+)
 
 
 def known(entry: str, given_input: Any, outcome: Outcome) -> Known | None:

@@ -302,11 +302,27 @@ def program_with_known_secrets() -> Mapping[str, Any]:
     return build(load().with_credentials(secrets))
 
 
+PASSWORD = "Endpoint-Passw0rd-Never-Shown"
+
+
+def program_with_a_password_in_the_endpoint() -> Mapping[str, Any]:
+    """The real program with the known secrets and a password in storage.s3_endpoint: the config refuses
+    one (fuseml-serving:storage.s3_endpoint), so it is put past the check, as a plain-text credential the
+    policy and the review's masking must still catch."""
+    from components.config import load
+    from components.program import build
+
+    cfg = load()
+    endpoint = f"http://minio:{PASSWORD}@mlflow-minio.mlflow:9000"
+    cfg = cfg.model_copy(update={"storage": cfg.storage.model_copy(update={"s3_endpoint": endpoint})})
+    secrets = {key: pulumi.Output.secret(value) for key, value in KNOWN_SECRETS.items()}
+    return build(cfg.with_credentials(secrets))
+
+
 def test_review_never_prints_or_writes_a_secret(tmp_path: Path) -> None:
-    password = "Endpoint-Passw0rd-Never-Shown"
+    password = PASSWORD
     document = repo_stack("dev")
     config = document["config"]
-    config["fuseml-serving:storage"]["s3_endpoint"] = f"http://minio:{password}@mlflow-minio.mlflow:9000"
     config["fuseml-serving:models"].append(
         {"app_name": "resnet50-ovms", "model": "gs://ovms-public-eu/resnet50", "format": "openvino"}
     )
@@ -314,7 +330,9 @@ def test_review_never_prints_or_writes_a_secret(tmp_path: Path) -> None:
     config["fuseml-serving:aws_secret_access_key"] = {"secure": CIPHERTEXTS[1]}
     config["fuseml-serving:gcs_credentials"] = {"secure": "AAABAReviewCiphertextGcs"}
     write_stack(tmp_path, "leaky", document)
-    run = review(tmp_path, "--stack", "leaky", "--root", str(tmp_path), program=program_with_known_secrets)
+    run = review(
+        tmp_path, "--stack", "leaky", "--root", str(tmp_path), program=program_with_a_password_in_the_endpoint
+    )
     # The plain-text password is found (so the masking path ran) ...
     assert run.code == 1
     assert run.failures() == {("no-plaintext-credentials", "cifar10-ovms-server")}

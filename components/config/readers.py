@@ -230,7 +230,7 @@ REGION = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
 def _region(value: Any) -> str:
     text = _text(value)
     if text and not REGION.fullmatch(text):
-        raise Refusal(value, "an S3 region such as eu-west-1 (ASCII letters, digits, '-', '_', '.'; 63 chars)")
+        raise Refusal(value, "an S3 region such as eu-west-1 (ASCII letters, digits, '-', '_', '.')")
     return text
 
 
