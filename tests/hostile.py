@@ -8,7 +8,6 @@ they grow; and a found case (tests/hostile-examples/*.json) is rebuilt from JSON
 from __future__ import annotations
 
 import base64
-import copy
 import json
 import re
 from collections.abc import Iterator, Mapping
@@ -97,19 +96,19 @@ STRINGS: tuple[str, ...] = (
     "\x1c",
     "a\nb",
     "\ufeffx",
-    "٣",
-    "١٢",
-    "３",
-    "²",
-    "𝟙𝟚",
-    "Ⅻ",
-    "ｍｏｄｅｌ",
-    "ＣＰＵ",
-    "İnfo",
-    "ß",
+    "\u0663",
+    "\u0661\u0662",
+    "\uff13",
+    "\u00b2",
+    "\U0001d7d9\U0001d7da",
+    "\u216b",
+    "\uff4d\uff4f\uff44\uff45\uff4c",
+    "\uff23\uff30\uff35",
+    "\u0130nfo",
+    "\u00df",
     "\u212a",  # KELVIN SIGN: lower-cases to an ASCII k
-    "café",
-    "ﬁle",
+    "caf\u00e9",
+    "\ufb01le",
     "a" * 64,
     "a" * 254,
     "-",
@@ -142,10 +141,10 @@ STRINGS: tuple[str, ...] = (
     "[]",
     "{a: 1}",
     "[1, [2]]",
-    '{"requests": {"cpu": "١"}}',
+    '{"requests": {"cpu": "\u0661"}}',
     '{"cpu": 1e999}',
     "(1,3,224,224)",
-    "(١,٣)",
+    "(\u0661,\u0663)",
     "auto",
     "AUTO",
     "ovms",
@@ -172,13 +171,13 @@ STRINGS: tuple[str, ...] = (
     "http://host:99999",
     "HTTP://HOST.EXAMPLE",
     "http://xn--caf-dma.example",
-    "http://café.example",
+    "http://caf\u00e9.example",
     "//host/x",
     "ns/gw/extra",
     "a/b",
     "a" * MB,
     "9" * MB,
-    "٣" * (MB // 2),
+    "\u0663" * (MB // 2),
     "x." * (MB // 2),
 )
 
@@ -245,9 +244,13 @@ def urls() -> st.SearchStrategy[str]:
     """URLs with user info, query and fragment, on every scheme the config takes and some it does not."""
     return st.builds(
         lambda scheme, info, host, path, query, fragment: f"{scheme}{info}{host}{path}{query}{fragment}",
-        st.sampled_from(["s3://", "gs://", "az://", "azfs://", "http://", "https://", "HTTPS://", "ftp://", ""]),
+        st.sampled_from(
+            ["s3://", "gs://", "az://", "azfs://", "http://", "https://", "HTTPS://", "ftp://", ""]
+        ),
         st.sampled_from(["", f"user:{USERINFO}@", f"{ACCESS_KEY}:{USERINFO}@", f":{USERINFO}@", "user@"]),
-        st.sampled_from(["bucket", "minio:9000", "10.0.0.1", "[::1]:9000", "ho st", "xn--caf-dma", "٣.example"]),
+        st.sampled_from(
+            ["bucket", "minio:9000", "10.0.0.1", "[::1]:9000", "ho st", "xn--caf-dma", "\u0663.example"]
+        ),
         st.sampled_from(["", "/", "/m", "/a/b/", "/%2e%2e/x", "/m?", "/m#"]),
         st.sampled_from(["", "?x=1", f"?token={TOKEN}", f"?X-Amz-Signature={TOKEN}&X-Amz-Credential=a"]),
         st.sampled_from(["", "#", "#frag", f"#access_token={TOKEN}"]),
@@ -300,8 +303,19 @@ def text_values() -> st.SearchStrategy[str]:
 # ---------------------------------------------------------------------------------------------------------
 #: Stands for a free key of a mapping (labels, shape names, resources): a hostile name is drawn for it.
 ANY_KEY = "*"
-#: Free keys drawn where the schema allows any; secret-looking ones carry the WRONG_KEY secret.
-FREE_KEYS = ("in1", "cpu", "", " ", "\u2028", "٣", "a" * 300, "fuseml-serving/pool", "Ａ", "password")
+#: Free keys drawn where the schema allows any (label names, shape and layout inputs, resource names).
+FREE_KEYS = (
+    "in1",
+    "cpu",
+    "",
+    " ",
+    "\u2028",
+    "\u0663",
+    "a" * 300,
+    "fuseml-serving/pool",
+    "\uff21",
+    "password",
+)
 
 
 def schema_key_paths(schema: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
@@ -369,7 +383,13 @@ def documented_fuseml_names(module: Any) -> set[str]:
 def convert_input_names() -> tuple[str, ...]:
     """Every environment variable the converter reads: its inputs, the result file's and the store's."""
     names = [f"FUSEML_{name.upper()}" for name in convert_inputs.INPUT_NAMES]
-    names += ["TASK_RESULT", "FUSEML_SERVING_RESULTS_DIR", "S3_ENDPOINT", "MLFLOW_S3_ENDPOINT_URL", "AWS_REGION"]
+    names += [
+        "TASK_RESULT",
+        "FUSEML_SERVING_RESULTS_DIR",
+        "S3_ENDPOINT",
+        "MLFLOW_S3_ENDPOINT_URL",
+        "AWS_REGION",
+    ]
     names += [*CREDENTIAL_ENV.values(), GCS_CREDENTIALS_ENV]
     return tuple(dict.fromkeys(names))
 
@@ -423,7 +443,10 @@ def base_stack(backend: str, mode: str) -> dict[str, Any]:
         "storage": {"s3_endpoint": "http://minio.example:9000", "aws_region": "us-east-1"},
         "kserve": {"openvino_runtime": True},
         "servers": [{"name": "shared"}],
-        "models": [first, {"app_name": "m2", "model": "s3://bucket/m2", "format": "openvino", "server": "shared"}],
+        "models": [
+            first,
+            {"app_name": "m2", "model": "s3://bucket/m2", "format": "openvino", "server": "shared"},
+        ],
     }
 
 
@@ -446,7 +469,9 @@ def put(target: Any, path: tuple[Any, ...], value: Any, free_key: str = "in1") -
         if last:
             target[step] = value
             return True
-        if isinstance(target, dict) and step not in target or isinstance(target, list) and target[step] is None:
+        if (isinstance(target, dict) and step not in target) or (
+            isinstance(target, list) and target[step] is None
+        ):
             target[step] = [] if isinstance(nxt, int) else {}
         target = target[step]
     return False
@@ -463,13 +488,21 @@ class Stack:
     mutated: list[str]
 
     def to_json(self) -> dict[str, Any]:
-        return {"raw": _encode(self.raw), "secrets": _encode(self.secrets), "plain_secrets": _encode(
-            self.plain_secrets), "mutated": self.mutated}
+        return {
+            "raw": _encode(self.raw),
+            "secrets": _encode(self.secrets),
+            "plain_secrets": _encode(self.plain_secrets),
+            "mutated": self.mutated,
+        }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Stack:
-        return cls(_decode(data["raw"]), _decode(data["secrets"]), _decode(data["plain_secrets"]),
-                   list(data["mutated"]))
+        return cls(
+            _decode(data["raw"]),
+            _decode(data["secrets"]),
+            _decode(data["plain_secrets"]),
+            list(data["mutated"]),
+        )
 
 
 @st.composite
@@ -497,7 +530,13 @@ def stacks(draw: st.DrawFn, *, yaml_tags: bool = False) -> Stack:
             # A secret key's value is a secret however hostile: it carries the planted one.
             value = draw(
                 st.sampled_from(
-                    [f" {SECRET_KEY} ", f"{SECRET_KEY}\u2028x", {"k": SECRET_KEY}, [SECRET_KEY], SECRET_KEY * 4]
+                    [
+                        f" {SECRET_KEY} ",
+                        f"{SECRET_KEY}\u2028x",
+                        {"k": SECRET_KEY},
+                        [SECRET_KEY],
+                        SECRET_KEY * 4,
+                    ]
                 )
             )
             if draw(st.booleans()):
@@ -536,7 +575,11 @@ def _encode(value: Any) -> Any:
 
 
 def _decode(value: Any) -> Any:
+    """A hostile value from its JSON form; `{"$repeat": [text, n]}` keeps a 1 MB case file small."""
     if isinstance(value, dict):
+        if set(value) == {"$repeat"}:
+            text, times = value["$repeat"]
+            return text * times
         if set(value) == {"$deep"}:
             return Deep(*value["$deep"])
         if set(value) == {"$yaml"}:
@@ -572,8 +615,9 @@ def engine_value(value: Any) -> str:
     markers: dict[str, str] = {}
     text = json.dumps(_marked(value, markers))
     for marker, fragment in markers.items():
-        text = text.replace(json.dumps(marker), fragment if fragment.startswith(("[", "{")) else json.dumps(
-            fragment))
+        text = text.replace(
+            json.dumps(marker), fragment if fragment.startswith(("[", "{")) else json.dumps(fragment)
+        )
     return text
 
 
@@ -621,10 +665,13 @@ class _Dumper(yaml.SafeDumper):
     """Writes NaN and infinities as YAML's .nan and .inf (the review must refuse them, naming the key)."""
 
 
+def env_case(changes: Mapping[str, Any]) -> dict[str, str | None]:
+    """A step or converter case's changes: values decoded, a Deep one as its text."""
+    decoded = {name: _decode(value) for name, value in changes.items()}
+    return {name: value.text() if isinstance(value, Deep) else value for name, value in decoded.items()}
+
+
 def iter_cases(entry: str) -> Iterator[tuple[str, dict[str, Any]]]:
     """The committed found cases of one entry point: (file name, case)."""
     for path in sorted(CASES.glob(f"{entry}-*.json")):
         yield path.name, json.loads(path.read_text())
-
-
-__all__ = ["copy"]

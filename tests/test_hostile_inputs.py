@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import logging
 import re
 import socket
 import tempfile
@@ -43,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from components.config import ConfigError
@@ -59,7 +60,11 @@ from tests.hostile import Stack
 _BUDGET = settings(
     derandomize=True,
     deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large],
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.data_too_large,
+    ],
     print_blob=True,
 )
 
@@ -67,6 +72,7 @@ _BUDGET = settings(
 def budget(examples: int) -> settings:
     """The fixed settings with this many examples."""
     return settings(_BUDGET, max_examples=examples)
+
 
 TRACEBACK = "Traceback (most recent call last)"
 #: Names the step and the converter may name in an error: their environment inputs and the config keys.
@@ -110,8 +116,12 @@ def boundary() -> Iterator[Path]:
                 raise stores.StoreError(f"{self.url} cannot be listed: outside the test's folder")
             return local_list(self)
 
-        for target, attr in ((socket.socket, "connect"), (socket.socket, "connect_ex"), (socket, "getaddrinfo"),
-                             (socket, "create_connection")):
+        for target, attr in (
+            (socket.socket, "connect"),
+            (socket.socket, "connect_ex"),
+            (socket, "getaddrinfo"),
+            (socket, "create_connection"),
+        ):
             patch.setattr(target, attr, refuse)
         for cls in (stores.GCSStore, stores.AzureBlobStore, stores.AzureFileStore):
             patch.setattr(cls, "list", refused)
@@ -136,19 +146,34 @@ class Outcome:
     """Everything it printed or raised, for the report of a failing case."""
 
 
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
 @contextlib.contextmanager
 def captured() -> Iterator[list[str]]:
-    """Everything printed to stdout/stderr and every warning, inside the block."""
+    """Everything printed to stdout/stderr, every warning and every log record (pulumi.log under mocks
+    logs through `logging`), inside the block."""
     texts: list[str] = []
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), warnings.catch_warnings(
-        record=True
-    ) as caught:
+    out, err, records = io.StringIO(), io.StringIO(), _Records()
+    root = logging.getLogger()
+    root.addHandler(records)
+    with (
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(err),
+        warnings.catch_warnings(record=True) as caught,
+    ):
         warnings.simplefilter("always")
         try:
             yield texts
         finally:
-            texts += [out.getvalue(), err.getvalue(), *(str(w.message) for w in caught)]
+            root.removeHandler(records)
+            texts += [out.getvalue(), err.getvalue(), *(str(w.message) for w in caught), *records.lines]
 
 
 def secret_problems(where: str, text: str, secrets: tuple[str, ...] = hostile.PLANTED) -> list[str]:
@@ -183,7 +208,9 @@ def run_program(stack: Stack) -> Outcome:
         for resource in result.resources:
             what = f"planned {resource.type} {resource.name!r}"
             masked = json.dumps(resource.masked_inputs(), default=str)
-            outcome.problems += secret_problems(f"{what} (inputs outside secret paths)", masked, hostile.IN_STATE)
+            outcome.problems += secret_problems(
+                f"{what} (inputs outside secret paths)", masked, hostile.IN_STATE
+            )
             outcome.problems += secret_problems(f"{what} (name)", resource.urn, hostile.IN_STATE)
         plain = {k: v for k, v in result.outputs.items() if k not in result.secret_outputs}
         outcome.problems += secret_problems("stack outputs", json.dumps(plain, default=str), hostile.IN_STATE)
@@ -301,7 +328,9 @@ def run_review(stack: Stack, root: Path) -> Outcome:
     out, err = io.StringIO(), io.StringIO()
     with captured() as texts:
         code = escaped(
-            lambda: main(["--stack", "hostile", "--root", str(root), "--out", str(written)], stdout=out, stderr=err),
+            lambda: main(
+                ["--stack", "hostile", "--root", str(root), "--out", str(written)], stdout=out, stderr=err
+            ),
             err,
         )
     outcome = Outcome(str(code))
@@ -331,6 +360,10 @@ def run_review(stack: Stack, root: Path) -> Outcome:
 # input and symptom; a generated example of the class is let through (counted in the statistics), and its
 # committed case is an xfail(strict=True), so the fix makes it pass and the mark must go.
 # ---------------------------------------------------------------------------------------------------------
+class KnownDefect(AssertionError):
+    """A committed case failing as its recorded defect (and only so): its strict xfail."""
+
+
 @dataclass(frozen=True)
 class Known:
     name: str
@@ -343,7 +376,9 @@ def _crashed_with(text: str) -> Callable[[str, Any, Outcome], bool]:
 
 
 #: What a store refusal of the converter says (modelstore's StoreError, printed as it is).
-_STORE_REFUSAL = re.compile(r"no files there|cannot be (listed|read)|is not a model store URL|cannot be reached")
+_STORE_REFUSAL = re.compile(
+    r"no files there|cannot be (listed|read)|is not a model store URL|cannot be reached"
+)
 
 
 def _converter_store_error(entry: str, _input: Any, outcome: Outcome) -> bool:
@@ -381,10 +416,12 @@ KNOWN: tuple[Known, ...] = (
     ),
     Known(
         "converter-unicode-digits",
-        "convert/inputs.py _positive_int: str.isdigit() takes non-ASCII digits, so FUSEML_BATCH, "
-        "FUSEML_CALIBRATION_SIZE or FUSEML_MODEL_VERSION of 5,000+ Arabic-Indic digits reach int() and "
-        "raise ValueError (int max str digits): a traceback, exit 1 (and `٣` is read as batch 3).",
-        _crashed_with("Exceeds the limit"),
+        "convert/inputs.py _positive_int: str.isdigit() takes every Unicode digit, so FUSEML_BATCH, "
+        "FUSEML_CALIBRATION_SIZE or FUSEML_MODEL_VERSION set to `\u00b2` (int() refuses it) or to 5,000+ "
+        "Arabic-Indic digits (int max str digits) raise ValueError: a traceback, exit 1 (and `\u0663` is "
+        "read as 3).",
+        lambda _entry, _input, outcome: TRACEBACK in outcome.shown
+        and ("Exceeds the limit" in outcome.shown or "invalid literal for int()" in outcome.shown),
     ),
 )
 
@@ -417,8 +454,18 @@ def env_changes(draw: st.DrawFn, names: tuple[str, ...]) -> dict[str, str | None
         name = draw(st.sampled_from(names))
         changes[name] = draw(st.one_of(st.none(), hostile.text_values()))
     if draw(st.booleans()):
-        changes[draw(st.sampled_from(["AWS_SECRET_ACESS_KEY", "FUSEML_PASSWORD", "FUSEML_AWS_SECRET_ACCESS_KEY",
-                                      "FUSEML_TOKEN"]))] = hostile.WRONG_KEY
+        changes[
+            draw(
+                st.sampled_from(
+                    [
+                        "AWS_SECRET_ACESS_KEY",
+                        "FUSEML_PASSWORD",
+                        "FUSEML_AWS_SECRET_ACCESS_KEY",
+                        "FUSEML_TOKEN",
+                    ]
+                )
+            )
+        ] = hostile.WRONG_KEY
     return changes
 
 
@@ -445,26 +492,32 @@ def local_outside(value: str | None, root: Path) -> bool:
 # ---------------------------------------------------------------------------------------------------------
 # The properties.
 # ---------------------------------------------------------------------------------------------------------
-@budget(150)
+@budget(500)
 @given(stack=hostile.stacks())
 def test_the_program_plans_or_refuses_every_hostile_stack(sandbox: Path, stack: Stack) -> None:
     verdict("program", stack, run_program(stack))
 
 
-@budget(250)
+@budget(600)
 @given(changes=env_changes(hostile.step_input_names()))
-def test_the_step_refuses_every_hostile_input_in_one_line(sandbox: Path, changes: dict[str, str | None]) -> None:
+def test_the_step_refuses_every_hostile_input_in_one_line(
+    sandbox: Path, changes: dict[str, str | None]
+) -> None:
     with tempfile.TemporaryDirectory(dir=sandbox) as name:
         work = Path(name)
         env = applied(step_env(work / "results"), changes, work)
         verdict("step", changes, run_step(env, work))
 
 
-@budget(250)
+@budget(600)
 @given(changes=env_changes(hostile.convert_input_names()), as_flags=st.booleans())
 def test_the_converter_refuses_every_hostile_input_in_one_line(
     sandbox: Path, changes: dict[str, str | None], as_flags: bool
 ) -> None:
+    # Known, not generated: convert/inputs.py reads FUSEML_EXTRA_ARGS with shlex.split, which is quadratic
+    # (256 KB: 1.5 s, 512 KB: 6.6 s, 1 MB: about 26 s); no failure to replay without a timer, so it is
+    # reported, and left out here to keep the budget.
+    assume(len(changes.get("FUSEML_EXTRA_ARGS") or "") < 65536)
     with tempfile.TemporaryDirectory(dir=sandbox) as name:
         work = Path(name)
         verdict("converter", changes, converter_outcome(changes, as_flags, work))
@@ -491,7 +544,7 @@ def converter_outcome(changes: dict[str, str | None], as_flags: bool, work: Path
     return run_converter(applied(env, changes, work), argv)
 
 
-@budget(90)
+@budget(300)
 @given(stack=hostile.stacks(yaml_tags=True))
 def test_the_review_reviews_or_refuses_every_hostile_stack_file(sandbox: Path, stack: Stack) -> None:
     with tempfile.TemporaryDirectory(dir=sandbox) as name:
@@ -507,7 +560,8 @@ def _case_params() -> list[Any]:
         for file_name, case in hostile.iter_cases(entry):
             marks = []
             if case.get("xfail"):
-                marks.append(pytest.mark.xfail(strict=True, reason=case["xfail"]))
+                # Only the recorded defect counts: any other failure of the case fails the run.
+                marks.append(pytest.mark.xfail(strict=True, raises=KnownDefect, reason=case["xfail"]))
             params.append(pytest.param(entry, case, id=file_name, marks=marks))
     return params
 
@@ -521,10 +575,16 @@ def test_found_cases(sandbox: Path, entry: str, case: dict[str, Any]) -> None:
         elif entry == "review":
             outcome = run_review(Stack.from_json(case["input"]), work)
         elif entry == "step":
-            outcome = run_step(applied(step_env(work / "results"), case["input"], work), work)
+            outcome = run_step(
+                applied(step_env(work / "results"), hostile.env_case(case["input"]), work), work
+            )
         else:
-            outcome = converter_outcome(dict(case["input"]), case.get("as_flags", False), work)
-    assert not outcome.problems, "\n".join([*outcome.problems, "--- shown:", outcome.shown[-3000:]])
+            outcome = converter_outcome(hostile.env_case(case["input"]), case.get("as_flags", False), work)
+    report = "\n".join([*outcome.problems, "--- shown:", outcome.shown[-3000:]])
+    found = known(entry, case["input"], outcome) if outcome.problems else None
+    if case.get("xfail") and found is not None and case["xfail"].startswith(f"{found.name}:"):
+        raise KnownDefect(report)
+    assert not outcome.problems, report
 
 
 def test_the_keys_cover_the_schema_and_the_documented_inputs() -> None:

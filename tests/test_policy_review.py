@@ -293,15 +293,6 @@ def test_unknown_stack_and_bad_usage_exit_2(tmp_path: Path) -> None:
 # --- secrets never reach the output ----------------------------------------------------------------------
 
 
-def program_with_known_secrets() -> Mapping[str, Any]:
-    """The real program, with the decrypted secret values a real deployment would see."""
-    from components.config import load
-    from components.program import build
-
-    secrets = {key: pulumi.Output.secret(value) for key, value in KNOWN_SECRETS.items()}
-    return build(load().with_credentials(secrets))
-
-
 PASSWORD = "Endpoint-Passw0rd-Never-Shown"
 
 
