@@ -38,10 +38,13 @@ SECRET_ENV_NAMES: tuple[str, ...] = (
 #: A key whose value is a credential whatever the program knows of it (a secret written under a wrong
 #: key, `aws_secret_acess_key`, is still a secret): its value is never shown.
 SECRET_LOOKING_KEY = re.compile(
-    r"(?i)(secret|passw|token|credential|connection_?string|private|access_?key|api_?key|auth(?!or))"
+    r"(?i)(secret|passw|token|credential|connection_?string|private|access_?key|api_?key|authori[sz]ation|"
+    r"auth(?!or))"
 )
-#: The user-info part of a URL (`scheme://user:password@host`).
-_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<info>[^/@\s?#]*)@")
+#: The user-info part of a URL (`scheme://user:password@host`). The scheme is bounded (real ones are a few
+#: letters): unbounded, every start in a long run such as `x.x.x...` rescans the rest of the run, and a 1 MB
+#: value took minutes.
+_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]{0,63}://)(?P<info>[^/@\s?#]*)@")
 
 
 def looks_secret(key: str) -> bool:
@@ -55,6 +58,27 @@ def has_userinfo(url: str) -> bool:
     return bool(_USERINFO.search(url))
 
 
+#: What ends a `user:password` written before an `@` with no scheme (looking back from the `@`).
+_INFO_STOP = frozenset(" \t\r\n\f\v\"'`/?#@=&,;()<>{}[]")
+
+
 def without_userinfo(text: str) -> str:
-    """Text with the user info of every URL in it replaced by `***`, so a password never shows."""
-    return _USERINFO.sub(lambda m: f"{m['scheme']}***@", text)
+    """Text with the user info of every URL in it replaced by `***`, so a password never shows; a
+    `user:password@host` with no scheme too (an S3 endpoint is often written `host:port`).
+
+    The schemeless form is found by looking back from each `@` to the nearest separator, so the work stays
+    linear in the text whatever it holds (a regex for it rescans long runs from every start)."""
+    text = _USERINFO.sub(lambda m: f"{m['scheme']}***@", text)
+    pieces: list[str] = []
+    last = 0
+    at = text.find("@")
+    while at != -1:
+        start = at
+        while start > last and text[start - 1] not in _INFO_STOP:
+            start -= 1
+        host = text[at + 1 : at + 2]
+        if ":" in text[start:at] and (host.isalnum() or host == "["):
+            pieces += [text[last:start], "***"]
+            last = at
+        at = text.find("@", at + 1)
+    return "".join([*pieces, text[last:]])

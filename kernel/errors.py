@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from kernel.credentials import looks_secret, without_userinfo
+from kernel.credentials import looks_secret
 from kernel.names import NAMESPACE
+from kernel.redact import without_credentials
 
 
 def printable(text: str) -> str:
@@ -18,14 +19,25 @@ def printable(text: str) -> str:
     return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
+#: How much of a value is masked before it is cut to what a mistake shows: enough to cover the 120 shown
+#: characters and any credential reaching past them, little enough that masking a 1 MB value stays cheap.
+_MASKED_PREFIX = 2000
+
+
 def shown(key: str, value: Any) -> str:
-    """A value as a mistake shows it: cut to 120 chars, with URLs' user info masked, and not at all under a
-    key that names a credential (a secret written under a wrong key is still a secret)."""
+    """A value as a mistake shows it: cut to 120 chars, with URLs' user info and credential-shaped text
+    (`token=...`, `"password": ...`, a bearer value: the shared redactor's shapes) masked, and not at all
+    under a key that names a credential (a secret written under a wrong key is still a secret)."""
     if value is None:
         return "nothing"
     if looks_secret(key):
         return repr("<hidden>")
-    text = without_userinfo(repr(value))
+    return masked(repr(value))
+
+
+def masked(text: str) -> str:
+    """Text a mistake quotes (a value, the app it is about), with credentials masked, cut to 120 chars."""
+    text = without_credentials(text[:_MASKED_PREFIX])
     return text if len(text) <= 120 else text[:117] + "..."
 
 
@@ -36,7 +48,7 @@ class ConfigError(ValueError):
         self.key = key
         self.value = value
         self.allowed = allowed
-        where = f"{NAMESPACE}:{printable(key)}" + (f" ({printable(context)})" if context else "")
+        where = f"{NAMESPACE}:{printable(key)}" + (f" ({printable(masked(context))})" if context else "")
         super().__init__(f"{where}: got {shown(key, value)}; allowed: {printable(allowed)}")
 
     @property

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from kernel.credentials import SECRET_ENV_NAMES
+from kernel.credentials import SECRET_ENV_NAMES, without_userinfo
 
 MASK = "[secret]"
 
@@ -22,12 +22,16 @@ MASK = "[secret]"
 MIN_LINE_LENGTH = 8
 
 #: Text shaped like a credential whatever its value: a bearer or basic value, and key=value or
-#: "key": "value" pairs whose key names a secret. The `keep` group stays before the mask, so a reader
-#: still sees which header or key was there.
+#: "key": "value" pairs whose key names a secret, a signed URL's signature among them (S3's
+#: X-Amz-Signature, GCS's X-Goog-Signature, an Azure SAS `sig`: each lets its holder read the object). The
+#: `keep` group stays before the mask, so a reader still sees which header or key was there. A key is
+#: matched from its first character only (`(?<![\w-])`), so a long run such as `a-a-a-...` is scanned
+#: once, not once from each of its word boundaries.
 TOKEN_LIKE: tuple[re.Pattern[str], ...] = (
     re.compile(r"(?i)\b(?P<keep>(?:bearer|basic)\s+)[^\s\"',;]+"),
     re.compile(
-        r"(?i)(?P<keep>[\"']?\b[\w-]*(?:token|password|passwd|secret|authorization|api[_-]?key|credential)s?"
+        r"(?i)(?P<keep>[\"']?(?<![\w-])[\w-]*(?:token|password|passwd|secret|authorization|api[_-]?key|credential|"
+        r"signature|sig)s?"
         r"[\"']?\s*[:=]\s*[\"']?)[^\s\"',;&}]+"
     ),
 )
@@ -49,14 +53,17 @@ class Redactor:
         patterns: Iterable[re.Pattern[str]] = (),
         min_length: int = 1,
         lines: bool = True,
+        userinfo: bool = False,
     ) -> None:
         """`patterns` are the credential shapes to mask besides the known values; `min_length` is the
         shortest known value masked (shorter ones would mangle text while revealing little); `lines`
-        masks each line of a multi-line value alone too, for output that prints a value line by line."""
+        masks each line of a multi-line value alone too, for output that prints a value line by line;
+        `userinfo` drops the user and password of every URL in the text (kernel.credentials)."""
         self.mask = mask
         self.patterns = tuple(patterns)
         self.min_length = min_length
         self.lines = lines
+        self.userinfo = userinfo
         self._known: dict[str, re.Pattern[str]] = {}
         self.add(*secrets)
 
@@ -80,6 +87,8 @@ class Redactor:
 
     def text(self, text: str) -> str:
         """The text with every known value (any case) and credential-shaped substring masked."""
+        if self.userinfo:
+            text = without_userinfo(text)
         spans = sorted(match.span() for pattern in self._known.values() for match in pattern.finditer(text))
         if spans:
             merged: list[list[int]] = []
@@ -117,5 +126,14 @@ class Redactor:
     @classmethod
     def from_env(cls, env: Mapping[str, str], extra: Iterable[str] = (), **options: Any) -> Redactor:
         """A redactor for the secret environment variables' values, plus extra values (file contents,
-        resolved secrets); `options` as for the constructor."""
+        resolved secrets), that also masks credential shapes and URL user info (an entry point echoing an
+        input may echo a credential pasted into it); `options` as for the constructor."""
+        options = {"patterns": TOKEN_LIKE, "userinfo": True, **options}
         return cls([*(env.get(name, "") for name in SECRET_ENV_NAMES), *extra], **options)
+
+
+def without_credentials(text: str, mask: str = MASK) -> str:
+    """Text a mistake quotes, with what is shaped like a credential masked whatever its value: URL user
+    info (with or without a scheme), token-like pairs and bearer values. For an error that echoes an input
+    the user may have pasted a credential into (a signed URL in the wrong variable, say)."""
+    return Redactor(mask=mask, patterns=TOKEN_LIKE).text(without_userinfo(text))

@@ -283,8 +283,19 @@ def check_result_file(path: Path) -> None:
     cannot be handed back leaves the workflow without its output and the application deployed).
 
     Nothing is created: the nearest existing folder must be a writable folder, and the file, if there,
-    a writable file.
+    a writable file. A path the system cannot even look at (too long, a name too long) is refused too.
     """
+    try:
+        _check_result_file(path)
+    except OSError as err:
+        shown = str(path) if len(str(path)) <= 120 else str(path)[:117] + "..."
+        raise StepInputError(
+            f"FUSEML_SERVING_RESULTS_DIR: the result file {shown} cannot be used ({err.strerror}); allowed: "
+            "a writable folder (Tekton's /tekton/results)"
+        ) from None
+
+
+def _check_result_file(path: Path) -> None:
     where = f"the result file {path} (FUSEML_SERVING_RESULTS_DIR, TASK_RESULT)"
     if path.is_dir():
         raise StepInputError(f"TASK_RESULT: {where} is a folder; allowed: a result name to write")

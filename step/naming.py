@@ -24,7 +24,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from components.config import MAX_APP_NAME
-from kernel.errors import StepInputError
+from kernel.errors import StepInputError, masked
+from kernel.redact import without_credentials
 
 # MAX_APP_NAME comes from the core (Helm's 53 minus `ovms-`), so the step and the core can never disagree.
 HASH_LENGTH = 8
@@ -68,17 +69,21 @@ def app_name(env: Mapping[str, str], workdir: Path) -> str:
     if explicit:
         name = _checked(normalise(explicit), "FUSEML_APP_NAME", explicit)
         if name != explicit:
-            # Rewriting it would let two different inputs (My_App, my-app) land on one server.
+            # Rewriting it would let two different inputs (My_App, my-app) land on one server. The example
+            # is made from the input with its credential shapes masked: normalised, a pasted token would
+            # be shown in a form no redactor recognises.
+            example = normalise(without_credentials(explicit))
             raise StepInputError(
-                f"FUSEML_APP_NAME: got {explicit!r}; allowed: lowercase letters, digits and '-', "
-                f"starting and ending alphanumeric, at most {MAX_APP_NAME} chars (e.g. {name!r})"
+                f"FUSEML_APP_NAME: got {masked(repr(explicit))}; allowed: lowercase letters, digits and '-', "
+                f"starting and ending alphanumeric, at most {MAX_APP_NAME} chars (e.g. {example!r})"
             )
         return name
     identity = codeset_identity(workdir)
     if identity is None:
         raise StepInputError(
-            "no application name: set the step input app_name, or give the step a codeset input "
-            "(the name is then <org>-<project>-<workflow>); a random name makes a new server on every run"
+            "FUSEML_APP_NAME: no application name: set the step input app_name, or give the step a codeset "
+            "input (the name is then <org>-<project>-<workflow>); a random name makes a new server on every "
+            "run"
         )
     workflow = env.get("FUSEML_ENV_WORKFLOW_NAME", "").strip()
     if not workflow:

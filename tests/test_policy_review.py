@@ -293,20 +293,27 @@ def test_unknown_stack_and_bad_usage_exit_2(tmp_path: Path) -> None:
 # --- secrets never reach the output ----------------------------------------------------------------------
 
 
-def program_with_known_secrets() -> Mapping[str, Any]:
-    """The real program, with the decrypted secret values a real deployment would see."""
+PASSWORD = "Endpoint-Passw0rd-Never-Shown"
+
+
+def program_with_a_password_in_the_endpoint() -> Mapping[str, Any]:
+    """The real program with the known secrets and a password in storage.s3_endpoint: the config refuses
+    one (fuseml-serving:storage.s3_endpoint), so it is put past the check, as a plain-text credential the
+    policy and the review's masking must still catch."""
     from components.config import load
     from components.program import build
 
+    cfg = load()
+    endpoint = f"http://minio:{PASSWORD}@mlflow-minio.mlflow:9000"
+    cfg = cfg.model_copy(update={"storage": cfg.storage.model_copy(update={"s3_endpoint": endpoint})})
     secrets = {key: pulumi.Output.secret(value) for key, value in KNOWN_SECRETS.items()}
-    return build(load().with_credentials(secrets))
+    return build(cfg.with_credentials(secrets))
 
 
 def test_review_never_prints_or_writes_a_secret(tmp_path: Path) -> None:
-    password = "Endpoint-Passw0rd-Never-Shown"
+    password = PASSWORD
     document = repo_stack("dev")
     config = document["config"]
-    config["fuseml-serving:storage"]["s3_endpoint"] = f"http://minio:{password}@mlflow-minio.mlflow:9000"
     config["fuseml-serving:models"].append(
         {"app_name": "resnet50-ovms", "model": "gs://ovms-public-eu/resnet50", "format": "openvino"}
     )
@@ -314,23 +321,20 @@ def test_review_never_prints_or_writes_a_secret(tmp_path: Path) -> None:
     config["fuseml-serving:aws_secret_access_key"] = {"secure": CIPHERTEXTS[1]}
     config["fuseml-serving:gcs_credentials"] = {"secure": "AAABAReviewCiphertextGcs"}
     write_stack(tmp_path, "leaky", document)
-    run = review(tmp_path, "--stack", "leaky", "--root", str(tmp_path), program=program_with_known_secrets)
-    # A password in the endpoint is refused before anything is planned (it would sit in plain text in the
-    # state and the objects), and the refusal does not show it.
-    assert run.code == 2 and "storage.s3_endpoint" in run.everything()
-    assert password not in run.everything()
-    # With a plain endpoint, the stack is reviewed, and no secret value or ciphertext appears anywhere.
-    config["fuseml-serving:storage"]["s3_endpoint"] = "http://mlflow-minio.mlflow:9000"
-    write_stack(tmp_path, "leaky", document)
-    run = review(tmp_path, "--stack", "leaky", "--root", str(tmp_path), program=program_with_known_secrets)
-    assert run.code == 0, run.everything()
+    run = review(
+        tmp_path, "--stack", "leaky", "--root", str(tmp_path), program=program_with_a_password_in_the_endpoint
+    )
+    # The plain-text password is found (so the masking path ran) ...
+    assert run.code == 1
+    assert run.failures() == {("no-plaintext-credentials", "cifar10-ovms-server")}
+    # ... and neither it nor any secret value or ciphertext appears anywhere.
     text = run.everything()
     for value in (password, *KNOWN_SECRETS.values(), *CIPHERTEXTS, "known-gcs-private-key-material"):
         assert value not in text
     server = yaml.safe_load((run.out / "objects" / "modelserver-cifar10-ovms-server.yaml").read_text())
     repository = server["spec"]["models_repository"]
     assert repository["aws_secret_access_key"] == SECRET_MASK
-    assert repository["s3_compat_api_endpoint"] == "http://mlflow-minio.mlflow:9000"
+    assert repository["s3_compat_api_endpoint"] == CREDENTIAL_MASK
     secret = yaml.safe_load((run.out / "objects" / "secret-gcs-credentials.yaml").read_text())
     assert secret["stringData"] == SECRET_MASK  # the SDK registers a Secret's payload as a Pulumi secret
     # A masked payload cannot be schema-checked, and is not reported as a problem either.

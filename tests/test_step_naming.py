@@ -37,7 +37,7 @@ def test_codeset_name_is_org_project_workflow(tmp_path: Path, monkeypatch: pytes
 
 def test_no_codeset_and_no_app_name_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(StepInputError, match="no application name: set the step input app_name"):
+    with pytest.raises(StepInputError, match="FUSEML_APP_NAME: no application name: set the step input"):
         naming.app_name({"FUSEML_ENV_WORKFLOW_NAME": "wf"}, Path.cwd())
 
 

@@ -15,6 +15,7 @@ own settings, and parse). This module is the public face.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from functools import cache
 from typing import Any
@@ -87,9 +88,9 @@ def raw_from_pulumi() -> tuple[dict[str, Any], dict[str, Any], dict[str, str | N
     config = pulumi.Config(NAMESPACE)
     raw: dict[str, Any] = {}
     for key in stack_model.model_fields:
-        value = config.get_object(key) if key in object_keys else config.get(key)
+        value = config.get(key)
         if value is not None:
-            raw[key] = value
+            raw[key] = _json_or_text(value) if key in object_keys else value
     # Every key the stack sets in this namespace, so that a typo (`namepsace`) is refused, not ignored.
     prefix = f"{NAMESPACE}:"
     given = {name[len(prefix) :] for name in {**get_config_env(), **CONFIG.get()} if name.startswith(prefix)}
@@ -105,6 +106,17 @@ def raw_from_pulumi() -> tuple[dict[str, Any], dict[str, Any], dict[str, str | N
     secrets = {key: get_config(f"{NAMESPACE}:{key}") for key in SECRET_KEYS}
     provider = pulumi.Config("gcp")
     return raw, secrets, {key: provider.get(key) for key in ("project", "region", "zone")}
+
+
+def _json_or_text(value: str) -> Any:
+    """A section's value as `Config.get_object` reads it, but text that is not JSON (or nests too deep to
+    read) stays text, so `parse` refuses it naming the key; get_object's ConfigTypeError is a traceback
+    that quotes the value (pulumi SDK 3.272.0 pulumi/config.py `_get_object`: json.loads, any exception
+    raised as ConfigTypeError)."""
+    try:
+        return json.loads(value)
+    except (ValueError, RecursionError):
+        return value
 
 
 def load() -> Any:

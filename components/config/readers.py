@@ -45,17 +45,21 @@ def decode_text(value: Any) -> Any:
 
     Every structured input (sections, resources, plugin_config, policies) is read this way, so
     `{PERFORMANCE_HINT: LATENCY}`, `{"PERFORMANCE_HINT": "LATENCY"}` and `'{"PERFORMANCE_HINT": "LATENCY"}'`
-    mean the same everywhere. Raises yaml.YAMLError for text that is neither.
+    mean the same everywhere. Raises yaml.YAMLError for text that is neither, or that nests deeper than
+    the readers can follow (both are recursive: `[[[...]]]` a few thousand deep is a RecursionError).
     """
     if not isinstance(value, str):
         return value
     try:
-        # JSON first: YAML reads some valid JSON differently (tabs, exponents like 1e2 as strings).
-        decoded = json.loads(value)
-    except ValueError:
-        decoded = yaml.safe_load(value)
-    if isinstance(decoded, str) and decoded.strip()[:1] in ("{", "[") and decoded != value:
-        decoded = yaml.safe_load(decoded)
+        try:
+            # JSON first: YAML reads some valid JSON differently (tabs, exponents like 1e2 as strings).
+            decoded = json.loads(value)
+        except ValueError:
+            decoded = yaml.safe_load(value)
+        if isinstance(decoded, str) and decoded.strip()[:1] in ("{", "[") and decoded != value:
+            decoded = yaml.safe_load(decoded)
+    except RecursionError:
+        raise yaml.YAMLError("nested too deep to read") from None
     return decoded
 
 
@@ -205,6 +209,18 @@ def _url(value: Any) -> str:
         raise Refusal(value, f"the FuseML server URL (http[s]://host[:port][/path]), {NO_USERINFO}")
     if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", text):
         raise Refusal(value, "the FuseML server URL (http[s]://host[:port][/path], no query or fragment)")
+    return text
+
+
+#: An S3 region: one token, as it sits in SigV4's credential scope `<date>/<region>/s3/aws4_request` (AWS
+#: names such as eu-west-1, or an S3-compatible server's own name); ASCII only, so no look-alike digits.
+REGION = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
+
+
+def _region(value: Any) -> str:
+    text = _text(value)
+    if text and not REGION.fullmatch(text):
+        raise Refusal(value, "an S3 region such as eu-west-1 (ASCII letters, digits, '-', '_', '.')")
     return text
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, ValidationInfo, model_validator
 
@@ -22,6 +22,7 @@ from components.config.readers import (
     _list_of,
     _matching,
     _one_of,
+    _region,
     _text,
     _timeout,
     _url,
@@ -46,6 +47,12 @@ MODELS_MOUNT = "/models"
 _GKE_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$")
 _GKE_NAME_ALLOWED = "a GKE name: a lowercase letter, then letters, digits or '-', at most 40 chars"
 _MACHINE_TYPE = re.compile(r"^[a-z][a-z0-9]*-[a-z0-9-]+$")
+#: Shapes of the free-text GCP names: wide enough for every zone, region, project ID (legacy
+#: `domain:project` too) and CPU platform name, narrow enough that a URL, a path or a password pasted into
+#: one is refused here instead of landing in the GKE resources' inputs.
+_GCP_LOCATION = re.compile(r"[a-z][a-z0-9-]{0,62}")
+_GCP_PROJECT = re.compile(r"[a-z0-9][a-z0-9.:-]{0,99}")
+_CPU_PLATFORM = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._()-]{0,63}")
 
 
 class Taint(Settings):
@@ -62,6 +69,18 @@ class Taint(Settings):
     """PREFER_NO_SCHEDULE only: the ModelServer CR has no tolerations, so a hard taint strands servers."""
 
 
+def _optional(pattern: re.Pattern[str], allowed: str) -> BeforeValidator:
+    """Text of this shape, or nothing (empty text is unset)."""
+
+    def read(value: Any) -> str:
+        text = _text(value)
+        if text and not pattern.fullmatch(text):
+            raise Refusal(value, allowed)
+        return text
+
+    return BeforeValidator(read)
+
+
 class NodePoolConfig(Settings):
     """The Intel N2 node pool that runs the model servers (create mode)."""
 
@@ -69,9 +88,9 @@ class NodePoolConfig(Settings):
     """Node pool name (a GKE name, at most 40 chars)."""
     machine_type: Annotated[str, _matching(_MACHINE_TYPE, "a GCE machine type")] = "n2-standard-4"
     """GCE machine type of the pool's nodes; the policy pack wants an Intel family."""
-    min_cpu_platform: Annotated[str, _matching(re.compile(r".+"), "a CPU platform name")] = (
-        "Intel Cascade Lake"
-    )
+    min_cpu_platform: Annotated[
+        str, _matching(_CPU_PLATFORM, "a CPU platform name such as Intel Cascade Lake")
+    ] = "Intel Cascade Lake"
     """Minimum CPU platform, which pins the Intel generation (AVX-512/VNNI)."""
     node_count: Annotated[int | None, _integer(1)] = None
     """Fixed pool size; 2 when neither it nor min_nodes/max_nodes is given."""
@@ -118,9 +137,11 @@ class ClusterConfig(Settings):
     ambient kubeconfig or in-cluster credentials."""
     name: Annotated[str, _matching(_GKE_NAME, _GKE_NAME_ALLOWED)] = "fuseml"
     """GKE cluster name (create mode)."""
-    location: Annotated[str | None, BeforeValidator(_text)] = None
+    location: Annotated[
+        str | None, _optional(_GCP_LOCATION, "a GCP zone or region such as europe-central2-a")
+    ] = None
     """GCP zone or region; default the provider's gcp:zone or gcp:region; required in create mode."""
-    project: Annotated[str | None, BeforeValidator(_text)] = None
+    project: Annotated[str | None, _optional(_GCP_PROJECT, "a GCP project ID such as fuseml")] = None
     """GCP project; default the provider's gcp:project; required in create mode."""
     deletion_protection: Annotated[bool, BeforeValidator(_bool)] = True
     """GKE's deletion protection of the cluster."""
@@ -213,7 +234,7 @@ class StorageConfig(Settings):
     read_timeout_s: Annotated[float, BeforeValidator(_timeout)] = DEFAULT_READ_TIMEOUT_S
     """Total seconds reading one store may take for `format: auto`; past it every model still unread there
     is refused in one line naming the store (set `format` to skip the read)."""
-    aws_region: Annotated[str | None, BeforeValidator(_text)] = None
+    aws_region: Annotated[str | None, BeforeValidator(_region)] = None
     """Region of the S3 bucket."""
     models_volume_claim: Annotated[str | None, BeforeValidator(_text)] = None
     """A PVC mounted at /models, for absolute local model paths."""

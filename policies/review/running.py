@@ -60,6 +60,11 @@ def read_stack(stack: str, root: Path) -> StackConfig:
         return read_stack_file(path, stack=stack)
     except StackFileError as error:
         raise ReviewError(str(error)) from None
+    except RecursionError:
+        # PyYAML composes nodes recursively; the CLI's yaml.v3 v3.0.1 reads up to 10,000 levels
+        # (scannerc.go: max_flow_level and max_indents, "exceeded max depth of 10000"), so a file nested
+        # deeper than Python's stack allows cannot be read as the CLI reads it.
+        raise ReviewError(f"{path}: nested too deep for the review to read as the Pulumi CLI does") from None
 
 
 def read_policy_config(path: Path | None) -> tuple[dict[str, Any], dict[str, str], dict[str, dict[str, Any]]]:

@@ -70,7 +70,13 @@ def _manifests(value: Any) -> str:
                 "a local folder or a git URL https://<host>/<owner>/<repo>/tree/<tag or commit>/<folder>",
             )
         return source
-    if not (Path(source) / "kustomization.yaml").is_file():
+    try:
+        found = (Path(source) / "kustomization.yaml").is_file()
+    except OSError:
+        # is_file answers False only for missing paths: a name too long for the filesystem
+        # (ENAMETOOLONG) or an unreadable folder raises.
+        found = False
+    if not found:
         raise Refusal(source, "a local folder holding a kustomization.yaml")
     return str(Path(source).resolve())
 
