@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, TextIO
 from convert import inputs as convert_inputs
 from kernel.errors import StepError, StepInputError
 from kernel.redact import Redactor
+from kernel.results import check_result_file
 from modelstore import StoreError, credentials_from_env
 
 if TYPE_CHECKING:
@@ -51,7 +52,7 @@ def main(
         env.update(_flags(sys.argv[1:] if argv is None else argv))
         inputs = convert_inputs.read(env)
         if inputs.result_file is not None:
-            convert_inputs.check_result_file(inputs.result_file)
+            check_result_file(inputs.result_file)
 
         def say(line: str) -> None:
             print(redact(line), file=out, flush=True)

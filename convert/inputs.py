@@ -32,7 +32,6 @@ Store credentials and endpoint come from the environment as the predictor step r
 from __future__ import annotations
 
 import json
-import os
 import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -209,9 +208,16 @@ def _positive_int(env: Mapping[str, str], name: str) -> int | None:
     text = _get(env, name)
     if not text:
         return None
-    if not text.isdigit() or int(text) < 1:
-        raise StepInputError(f"{name}: got {text!r}; allowed: a whole number >= 1")
+    # ASCII digits only: str.isdigit also takes other scripts' digits and superscripts, which int() then
+    # misreads or refuses; and no more digits than any real count has.
+    if not (text.isascii() and text.isdigit()) or len(text) > 18 or int(text) < 1:
+        raise StepInputError(f"{name}: got {_shown(text)}; allowed: a whole number >= 1")
     return int(text)
+
+
+def _shown(text: str) -> str:
+    """A refused value as shown: as given, cut to 120 characters."""
+    return repr(text) if len(text) <= 120 else repr(text[:117]) + "..."
 
 
 def _margin(env: Mapping[str, str]) -> float | None:
@@ -234,8 +240,8 @@ def _shape(env: Mapping[str, str]) -> dict[str, Shape] | Shape | None:
     allowed = 'allowed: a list of dimensions like [1,3,224,224] or {"input name": [1,3,224,224]}, -1 dynamic'
     try:
         value = json.loads(text.replace("(", "[").replace(")", "]"))
-    except ValueError:
-        raise StepInputError(f"FUSEML_SHAPE: got {text!r}; {allowed}") from None
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than any shape has
+        raise StepInputError(f"FUSEML_SHAPE: got {_shown(text)}; {allowed}") from None
 
     def dims(item) -> Shape:
         if not isinstance(item, list) or not all(
@@ -273,9 +279,19 @@ def _layout(env: Mapping[str, str]) -> dict[str, str] | str | None:
     return one(text)
 
 
+#: Longer than any Model Optimizer command line: shlex.split takes quadratic time past it.
+MAX_EXTRA_ARGS = 4096
+
+
 def _extra_args(env: Mapping[str, str]) -> None:
+    text = _get(env, "FUSEML_EXTRA_ARGS")
+    if len(text) > MAX_EXTRA_ARGS:
+        raise StepInputError(
+            f"FUSEML_EXTRA_ARGS: got {len(text)} characters; allowed: at most {MAX_EXTRA_ARGS} (and only "
+            f"{', '.join(NOOP_EXTRA_ARGS)}, a no-op)"
+        )
     try:
-        args = shlex.split(_get(env, "FUSEML_EXTRA_ARGS"))
+        args = shlex.split(text)
     except ValueError:
         args = [_get(env, "FUSEML_EXTRA_ARGS")]
     unknown = [arg for arg in args if arg not in NOOP_EXTRA_ARGS]
@@ -294,26 +310,6 @@ def _flag(env: Mapping[str, str], name: str) -> bool:
     if value in _FALSE:
         return False
     raise StepInputError(f"{name}: got {env[name]!r}; allowed: true or false")
-
-
-def check_result_file(path: Path) -> None:
-    """Refuse, before any work, a result file that could not be written: the nearest existing folder must
-    be a writable folder and the file, if there, no folder. Nothing is created."""
-    where = f"the result file {path} (FUSEML_SERVING_RESULTS_DIR, TASK_RESULT)"
-    if path.is_dir():
-        raise StepInputError(f"TASK_RESULT: {where} is a folder; allowed: a result name to write")
-    folder = path.parent
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
-    if path.exists():
-        writable = os.access(path, os.W_OK)
-    else:
-        writable = folder.is_dir() and os.access(folder, os.W_OK | os.X_OK)
-    if not writable:
-        raise StepInputError(
-            f"FUSEML_SERVING_RESULTS_DIR: {where} cannot be written ({folder} is not a writable folder); "
-            "allowed: a writable folder (Tekton's /tekton/results)"
-        )
 
 
 def _result_file(env: Mapping[str, str]) -> Path | None:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from kernel.errors import StepError
 from kernel.redact import Redactor
+from kernel.results import check_result_file
 from step import inputs as step_inputs
 from step.runner import Boundary, Console, default_factory, deploy
 
@@ -46,7 +47,7 @@ def main(
     try:
         inputs = step_inputs.read(env, workdir or Path.cwd())
         console.redact.add(*inputs.secrets.values())
-        step_inputs.check_result_file(inputs.result_file)
+        check_result_file(inputs.result_file)
         inputs, ready = laid_out(inputs, step_inputs.prepare(inputs), console)
         url = deploy(
             inputs, ready, env, boundary or Boundary(which=shutil.which, factory=default_factory), console

@@ -138,7 +138,7 @@ def test_an_unwritable_result_file_is_refused_before_anything_is_deployed(tmp_pa
 
 
 def test_a_writable_result_file_passes_and_nothing_is_created(tmp_path: Path) -> None:
-    from step.inputs import check_result_file
+    from kernel.results import check_result_file
 
     path = tmp_path / "not-yet" / "results" / "prediction-url"
     check_result_file(path)
