@@ -45,7 +45,6 @@ from __future__ import annotations
 import copy
 import functools
 import logging
-import math
 import re
 import time
 from typing import Any, TypedDict
@@ -57,6 +56,7 @@ from pulumi.dynamic.dynamic import PROVIDER_KEY
 from pulumi.runtime import rpc
 
 from fuseml.client import FuseMLClient, FuseMLOwnershipError, redact_url
+from kernel.quantities import seconds_problem
 
 logger = logging.getLogger("fuseml.provider")
 
@@ -303,13 +303,7 @@ def _reason(key: str, value: Any) -> str | None:
     if key == "adopt":
         return None if isinstance(value, bool) else "must be true or false"
     if key == "timeout_s":
-        ok = (
-            isinstance(value, int | float)
-            and not isinstance(value, bool)
-            and math.isfinite(value)
-            and value > 0
-        )
-        return None if ok else f"must be a positive number of seconds, got {value!r}"
+        return seconds_problem(value)
     return None
 
 

@@ -57,3 +57,10 @@ def parse_quantity(value: Any) -> float | None:
     except OverflowError:
         return None
     return amount if math.isfinite(amount) else None
+
+
+def seconds_problem(value: Any) -> str | None:
+    """Why a value is no timeout in seconds (a positive, finite number; numbers arrive as floats from the
+    engine), or None: what the dynamic providers check their `timeout_s` input with."""
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+    return None if ok else f"must be a positive number of seconds, got {value!r}"

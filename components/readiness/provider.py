@@ -41,6 +41,7 @@ import pulumi.dynamic
 from pulumi.runtime import rpc
 
 from components.readiness.verdicts import SETTLE_S, Verdict, explain, judge, progress, seen_of
+from kernel.quantities import seconds_problem
 
 #: Seconds between looks: a ready model is noticed within about this (target: under 5 s).
 POLL_S = 1.0
@@ -213,13 +214,7 @@ def _reason(key: str, value: Any) -> str | None:
     if key == "backend" and value not in BACKENDS:
         return f"must be one of {', '.join(BACKENDS)}, got {value!r}"
     if key == "timeout_s":
-        ok = (
-            isinstance(value, int | float)
-            and not isinstance(value, bool)
-            and math.isfinite(value)
-            and value > 0
-        )
-        return None if ok else f"must be a positive number of seconds, got {value!r}"
+        return seconds_problem(value)
     if key in ("app", "namespace", "name") and not (isinstance(value, str) and value):
         return "must be a non-empty string"
     return None
