@@ -29,10 +29,12 @@ MIN_LINE_LENGTH = 8
 #: once, not once from each of its word boundaries.
 TOKEN_LIKE: tuple[re.Pattern[str], ...] = (
     re.compile(r"(?i)\b(?P<keep>(?:bearer|basic)\s+)[^\s\"',;]+"),
+    # key=value, or a quoted "key": value (JSON). An unquoted `KEY: text` is how a step's error line names
+    # its variable (`GOOGLE_APPLICATION_CREDENTIALS: the file ...`), not a credential.
     re.compile(
-        r"(?i)(?P<keep>[\"']?(?<![\w-])[\w-]*(?:token|password|passwd|secret|authorization|api[_-]?key|credential|"
-        r"signature|sig)s?"
-        r"[\"']?\s*[:=]\s*[\"']?)[^\s\"',;&}]+"
+        r"(?i)(?P<keep>(?:(?<![\w-])[\w-]*{key}s?\s*=|[\"'][\w-]*{key}s?[\"']\s*:)\s*[\"']?)[^\s\"',;&}}]+".format(
+            key=r"(?:token|password|passwd|secret|authorization|api[_-]?key|credential|signature|sig)"
+        )
     ),
 )
 
