@@ -58,8 +58,3 @@ def is_label_key(name: str) -> bool:
     return (not prefix or (len(prefix) <= MAX_HOST and bool(DNS_SUBDOMAIN.fullmatch(prefix)))) and (
         len(base) <= LABEL_VALUE_MAX and bool(LABEL_NAME.fullmatch(base))
     )
-
-
-def is_label_value(text: object) -> bool:
-    """Whether text is a Kubernetes label value."""
-    return isinstance(text, str) and len(text) <= LABEL_VALUE_MAX and bool(LABEL_VALUE.fullmatch(text))
