@@ -117,10 +117,20 @@ class BackendArgs(TypedDict):
     registration: RegistrationArgs | None
     """FuseML registration, or None to serve without registering."""
     kubeconfig: pulumi.Input[str] | None
-    """The cluster's kubeconfig (a secret) in create mode, for the readiness gates; None: the ambient one."""
-    gates: dict[str, pulumi.Resource]
-    """Where each model's readiness gate is recorded, by app name (one dict for the whole stack), for the
-    stack output `serving`."""
+    """The cluster's kubeconfig (a secret) in create mode, for the readiness waits; None: the ambient one."""
+    watched: dict[str, Watched]
+    """Each gated model's readiness, by app name (one dict for the whole stack): for the stack's gate
+    (registration off) and the stack output `serving`."""
+
+
+@dataclass
+class Watched:
+    """A model that `pulumi up` waits for: its readiness spec, what the wait comes after, and the FuseML
+    Application that waits for it (None: the stack's gate does, as the stack does not register)."""
+
+    spec: Any
+    after: list[pulumi.Resource]
+    by: Any = None
 
 
 class Backend(pulumi.ComponentResource):
@@ -298,50 +308,49 @@ class Backend(pulumi.ComponentResource):
             )
             listed.append({"name": self.object_name(args), "kind": "VirtualService"})
         server = getattr(self, "server_object", None)
-        ready = readiness_gate(name, args, self.NAME, self.object_name(args), server, made, self)
-        if args["registration"] is not None:
-            register(name, args, listed, [*made, *ready], self)
+        finish(name, args, self.NAME, self.object_name(args), server, made, listed, self)
         self.name = pulumi.Output.from_input(self.object_name(args))
         self.url = pulumi.Output.from_input(args["urls"].prediction)
         self.register_outputs({"name": self.name, "url": self.url})
 
 
-def readiness_gate(
+def finish(
     name: str,
     args: BackendArgs,
     backend: str,
     object_name: str,
     server: pulumi.CustomResource | None,
-    after: list[pulumi.Resource],
+    made: list[pulumi.Resource],
+    listed: list[dict[str, str]],
     parent: pulumi.Resource,
-) -> list[pulumi.Resource]:
-    """The model's readiness gate after what it serves through (none when ready_timeout_s is 0, or for a
-    backend whose readiness rule components/readiness/verdicts.py does not know): what the FuseML
-    Application waits for, so FuseML lists only models that serve."""
+) -> None:
+    """The model's readiness and registration, after what it serves through: when the stack registers,
+    its FuseML Application waits until the model serves and only then registers it; otherwise the stack's
+    gate waits for it (program.build, once every model is served)."""
+    model = args["model"]
+    spec = readiness_spec(args, backend, object_name, server)
+    application = None
+    if args["registration"] is not None:
+        application = register(name, args, listed, made, parent, spec)
+    if spec is not None:
+        args["watched"][model.app_name] = Watched(spec, list(made), application)
+
+
+def readiness_spec(
+    args: BackendArgs, backend: str, object_name: str, server: pulumi.CustomResource | None
+) -> Any:
+    """The model's readiness spec; None when ready_timeout_s is 0, or for a backend whose readiness rule
+    components/readiness/verdicts.py does not know."""
     model = args["model"]
     if not model.ready_timeout_s or server is None:
-        return []
+        return None
     # Imported here, as the Application is: a stack that never waits does not load the dynamic provider.
-    from components.readiness import gate
+    from components.readiness import spec
     from components.readiness.verdicts import JUDGES
 
     if backend not in JUDGES:
-        return []
-
-    found = gate(
-        name,
-        app=model.app_name,
-        backend=backend,
-        namespace=args["namespace"],
-        object_name=object_name,
-        timeout_s=model.ready_timeout_s,
-        server=server,
-        kubeconfig=args.get("kubeconfig"),
-        parent=parent,
-        depends_on=after,
-    )
-    args.get("gates", {})[model.app_name] = found
-    return [found]
+        return None
+    return spec(backend, args["namespace"], object_name, model.ready_timeout_s, server)
 
 
 def register(
@@ -350,14 +359,26 @@ def register(
     listed: list[dict[str, str]],
     depends_on: list[pulumi.Resource],
     parent: pulumi.Resource,
-) -> None:
-    """The model's FuseML Application, registered after what it lists, so FuseML never lists a dead URL."""
+    readiness: Any = None,
+) -> pulumi.Resource:
+    """The model's FuseML Application, registered after what it lists and, with `readiness`, once the
+    model serves, so FuseML never lists a dead URL."""
     # Imported here so a stack that never registers does not load the dynamic provider machinery.
     from fuseml.provider import Application
 
     registration, model = args["registration"], args["model"]
     assert registration is not None
-    Application(
+    waits: dict[str, Any] = {}
+    if readiness is not None:
+        from components.readiness import child_urn
+
+        kubeconfig = args.get("kubeconfig")
+        waits = {
+            "readiness": readiness,
+            "kubeconfig": kubeconfig,
+            "status_urn": child_urn(parent, "pulumi-python:dynamic/fuseml:Application", f"{name}-app"),
+        }
+    return Application(
         f"{name}-app",
         {
             "server_url": registration["server_url"],
@@ -373,6 +394,7 @@ def register(
             "k8s_resources": listed,
             "adopt": model.adopt,
             "timeout_s": registration["timeout_s"],
+            **waits,
         },
         opts=pulumi.ResourceOptions(parent=parent, depends_on=depends_on),
     )

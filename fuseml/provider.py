@@ -36,8 +36,17 @@ Refresh
     the server's values are mapped back to the outputs, so a change made behind Pulumi's back
     shows up as a diff and the next `pulumi up` restores it.
 
+Readiness
+    With `readiness` set (the model's spec, components/readiness), create registers only once the model
+    serves, and an update whose `readiness` names another object or spec waits for it again before it
+    rewrites the record: FuseML lists only models that serve, and a model whose update never becomes
+    ready keeps its old record (its old server still serves) while the update fails. The Application is
+    the model's gate, so a stack that registers has one dynamic resource per model, not two.
+
 Outputs are the (normalised) inputs overlaid with the record FuseML returned: `description`
-without the marker, `owner` parsed from the marker, plus any extra field the server returns.
+without the marker, `owner` parsed from the marker, plus any extra field the server returns;
+with readiness, `ready_at`, `ready_after_s` and what the ready look saw (`seen`). The kubeconfig is
+never an output.
 """
 
 from __future__ import annotations
@@ -55,6 +64,15 @@ import pulumi.dynamic
 from pulumi.dynamic.dynamic import PROVIDER_KEY
 from pulumi.runtime import rpc
 
+from components.readiness.provider import (
+    READY_KEYS,
+    adjust_host,
+    normalise_spec,
+    validate_spec,
+    wait,
+    wait_props,
+    watched,
+)
 from fuseml.client import FuseMLClient, FuseMLOwnershipError, redact_url
 from kernel.quantities import seconds_problem
 
@@ -79,7 +97,10 @@ REPLACE_KEYS = ("server_url", "name")
 UPDATE_KEYS = ("type", "description", "url", "workflow", "owner", "k8s_namespace", "k8s_resources")
 # Changing these only affects how this provider behaves, so no server write is needed.
 LOCAL_KEYS = ("adopt", "timeout_s")
-INPUT_KEYS = REPLACE_KEYS + UPDATE_KEYS + LOCAL_KEYS
+# The model's readiness: a new object or spec in `readiness` (components.readiness.provider.WATCHED) is
+# waited for again; its bound, the kubeconfig and the URN only steer the wait.
+READINESS_KEYS = ("readiness", "kubeconfig", "status_urn")
+INPUT_KEYS = REPLACE_KEYS + UPDATE_KEYS + LOCAL_KEYS + READINESS_KEYS
 RECORD_KEYS = ("name", "type", "description", "url", "workflow", "k8s_namespace", "k8s_resources")
 
 
@@ -104,6 +125,12 @@ class ApplicationArgs(TypedDict, total=False):
     k8s_resources: pulumi.Input[list[KubernetesResourceArgs]]
     adopt: pulumi.Input[bool]
     timeout_s: pulumi.Input[float]
+    readiness: pulumi.Input[dict[str, Any]]
+    """The model's readiness spec (components.readiness.spec): register only once it serves."""
+    kubeconfig: pulumi.Input[str]
+    """The cluster's kubeconfig (a secret) for the readiness wait; absent: the ambient one."""
+    status_urn: pulumi.Input[str]
+    """The Application's own URN, for the engine's status line while it waits."""
 
 
 # -- pure helpers (module level so the provider keeps no state and pickles by reference) ----------
@@ -160,6 +187,7 @@ def normalise(props: dict[str, Any]) -> dict[str, Any]:
             out[key] = list(default) if isinstance(default, list) else default
     out["timeout_s"] = _number(out["timeout_s"])
     out["k8s_resources"] = _resources(out["k8s_resources"])
+    out["readiness"] = normalise_spec(out.get("readiness"))
     return out
 
 
@@ -169,6 +197,8 @@ def _comparable(key: str, value: Any) -> Any:
         return sorted(repr(item) for item in value)
     if key == "description":
         return value or ""
+    if key == "readiness":
+        return watched(value) if value else None
     return _number(value)
 
 
@@ -187,7 +217,12 @@ def desired_record(inputs: dict[str, Any]) -> dict[str, Any]:
 
 def outputs_from(inputs: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
     """Map a server record back onto the outputs: inputs overlaid with what FuseML stores."""
-    outs = {key: inputs.get(key) for key in INPUT_KEYS}
+    # Readiness keys only where set: a stack without readiness keeps the outputs it had.
+    outs = {
+        key: inputs.get(key)
+        for key in INPUT_KEYS
+        if key != "kubeconfig" and (key not in READINESS_KEYS or inputs.get(key) is not None)
+    }
     for key, value in record.items():
         if key not in INPUT_KEYS or key in RECORD_KEYS:
             outs[key] = value
@@ -219,6 +254,17 @@ def ownership_error(record: dict[str, Any], inputs: dict[str, Any], server_url: 
         f"'{workflow}' and {holder}; this stack '{inputs['owner']}' (workflow '{inputs['workflow']}') "
         f"will not overwrite it. To take it over, set `adopt: true` on the model entry."
     )
+
+
+def await_ready(inputs: dict[str, Any], *, updating: bool = False, seen: Any = None) -> dict[str, Any]:
+    """Wait until the model serves (components.readiness.provider.wait) and return what the state keeps
+    of that; without `readiness`, nothing to wait for and nothing kept."""
+    spec = inputs.get("readiness")
+    if not spec:
+        return {}
+    props = wait_props(inputs["name"], spec, inputs.get("kubeconfig"), inputs.get("status_urn"))
+    found = wait(props, updating=updating, seen=seen or {})
+    return {key: found[key] for key in READY_KEYS}
 
 
 def _sleep_between_retries(seconds: float) -> None:
@@ -304,6 +350,8 @@ def _reason(key: str, value: Any) -> str | None:
         return None if isinstance(value, bool) else "must be true or false"
     if key == "timeout_s":
         return seconds_problem(value)
+    if key in ("kubeconfig", "status_urn") and not isinstance(value, str):
+        return "must be a string"
     return None
 
 
@@ -313,14 +361,15 @@ def validate(inputs: dict[str, Any]) -> list[pulumi.dynamic.CheckFailure]:
     for key in REQUIRED:
         if inputs.get(key) is None:
             failures.append(pulumi.dynamic.CheckFailure(key, f"'{key}' is required"))
+    failures += validate_spec(inputs["readiness"], "readiness") if inputs.get("readiness") is not None else []
     for key in INPUT_KEYS:
         value = inputs.get(key)
-        if value is None or _is_unknown(value):
+        if value is None or _is_unknown(value) or key == "readiness":
             continue
         reason = _reason(key, value)
         if reason:
             failures.append(pulumi.dynamic.CheckFailure(key, f"'{key}' {reason}"))
-    for key in sorted(set(inputs) - set(INPUT_KEYS) - {"__provider"}):
+    for key in sorted(set(inputs) - set(INPUT_KEYS) - set(READY_KEYS) - {"__provider"}):
         if inputs[key] is not None:
             failures.append(pulumi.dynamic.CheckFailure(key, f"unknown property '{key}'"))
     return failures
@@ -338,12 +387,19 @@ class ApplicationProvider(pulumi.dynamic.ResourceProvider):
         return pulumi.dynamic.CheckResult(inputs, validate(inputs))
 
     def create(self, props: dict[str, Any]) -> pulumi.dynamic.CreateResult:
-        """Register the application after making sure no other workflow or stack owns the name."""
+        """Register the application once the model serves, after making sure no other workflow or stack
+        owns the name (before the wait too, so a conflict fails at once rather than after it)."""
+        adjust_host()
         inputs = normalise(props)
+        identities = [(inputs["workflow"], inputs["owner"])]
+        if inputs.get("readiness"):
+            with new_client(inputs) as client:
+                self._ensure_ours(client, inputs, identities)
+        ready = await_ready(inputs)
         with new_client(inputs) as client:
-            self._ensure_ours(client, inputs, [(inputs["workflow"], inputs["owner"])])
+            self._ensure_ours(client, inputs, identities)
             record = client.register(desired_record(inputs))
-        return pulumi.dynamic.CreateResult(inputs["name"], outputs_from(inputs, record))
+        return pulumi.dynamic.CreateResult(inputs["name"], {**outputs_from(inputs, record), **ready})
 
     def read(self, id_: str, props: dict[str, Any]) -> pulumi.dynamic.ReadResult:
         """Fetch the record; report it gone when deleted or taken over, else map it to outputs."""
@@ -362,30 +418,45 @@ class ApplicationProvider(pulumi.dynamic.ResourceProvider):
                 owner,
             )
             return pulumi.dynamic.ReadResult(None, {})
-        return pulumi.dynamic.ReadResult(id_, outputs_from(inputs, record))
+        kept = {key: props[key] for key in READY_KEYS if props.get(key) is not None}
+        return pulumi.dynamic.ReadResult(id_, {**outputs_from(inputs, record), **kept})
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.DiffResult:
-        """Compare old outputs with new inputs: name/server_url replace, record fields update."""
+        """Compare old outputs with new inputs: name/server_url replace, record fields and a new object or
+        spec of the model update."""
         olds, news = normalise(olds), normalise(news)
-        changed = [k for k in INPUT_KEYS if _comparable(k, olds.get(k)) != _comparable(k, news.get(k))]
+        # The kubeconfig and URN steer the wait only; a new one is no reason to wait or write again.
+        compared = [k for k in INPUT_KEYS if k not in ("kubeconfig", "status_urn")]
+        changed = [k for k in compared if _comparable(k, olds.get(k)) != _comparable(k, news.get(k))]
         if not changed:
             return pulumi.dynamic.DiffResult(changes=False, replaces=[], delete_before_replace=False)
         replaces = [k for k in changed if k in REPLACE_KEYS]
         return pulumi.dynamic.DiffResult(changes=True, replaces=replaces, delete_before_replace=False)
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.UpdateResult:
-        """Rewrite the record when a record field changed; return every output either way."""
+        """Wait for a new object or spec of the model, then rewrite the record when a record field changed;
+        a wait that fails leaves the record as it was."""
+        adjust_host()
         olds, inputs = normalise(olds), normalise(news)
+        spec_before, spec_now = olds.get("readiness"), inputs.get("readiness")
+        if _comparable("readiness", spec_before) != _comparable("readiness", spec_now):
+            # The last ready look tells a re-rendered Deployment from the old one (verdicts.SETTLE_S).
+            ready = await_ready(inputs, updating=bool(olds.get("readiness")), seen=olds.get("seen"))
+        else:
+            ready = {key: olds.get(key) for key in READY_KEYS} if inputs.get("readiness") else {}
+        steering = {k: inputs.get(k) for k in (*LOCAL_KEYS, *READINESS_KEYS) if k != "kubeconfig"}
         if all(_comparable(k, olds.get(k)) == _comparable(k, inputs.get(k)) for k in UPDATE_KEYS):
-            # Only adopt/timeout_s changed: they steer this provider, FuseML stores neither.
-            kept = {k: v for k, v in olds.items() if k != "__provider"}
-            return pulumi.dynamic.UpdateResult({**kept, **{k: inputs[k] for k in LOCAL_KEYS}})
+            # Only what steers this provider changed (or the model's spec, now serving): FuseML stores none.
+            kept = {k: v for k, v in olds.items() if k not in ("__provider", "kubeconfig")}
+            kept = {k: v for k, v in kept.items() if k not in (*READINESS_KEYS, *READY_KEYS)}
+            steering = {k: v for k, v in steering.items() if k in LOCAL_KEYS or v is not None}
+            return pulumi.dynamic.UpdateResult({**kept, **steering, **ready})
         # The record is still ours if it carries the old identity (a workflow/owner change) or the new.
         identities = [(olds.get("workflow"), olds.get("owner")), (inputs["workflow"], inputs["owner"])]
         with new_client(inputs) as client:
             self._ensure_ours(client, inputs, identities)
             record = client.register(desired_record(inputs))
-        return pulumi.dynamic.UpdateResult(outputs_from(inputs, record))
+        return pulumi.dynamic.UpdateResult({**outputs_from(inputs, record), **ready})
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         """Delete our record without letting FuseML delete Pulumi-managed Kubernetes objects."""
@@ -440,6 +511,10 @@ class Application(pulumi.dynamic.Resource, module="fuseml", name="Application"):
     k8s_resources: pulumi.Output[list[dict[str, str]]]
     adopt: pulumi.Output[bool]
     timeout_s: pulumi.Output[float]
+    ready_at: pulumi.Output[str | None]
+    """When the model was last found ready (UTC); None without readiness."""
+    ready_after_s: pulumi.Output[float | None]
+    """How long that wait took."""
 
     def __init__(
         self,
@@ -450,11 +525,14 @@ class Application(pulumi.dynamic.Resource, module="fuseml", name="Application"):
         props: dict[str, Any] = {key: None for key in INPUT_KEYS}
         props.update(copy.deepcopy(DEFAULTS))
         props.update({k: v for k, v in dict(args).items() if v is not None})
+        props.update(dict.fromkeys(READY_KEYS))
         # What pulumi.dynamic.Resource.__init__ does (pulumi sdk/python/lib/pulumi/dynamic/dynamic.py),
         # with the provider serialized once per process instead of once per Application: the provider
         # has no instance state, so every dill serialization of it is the same text, and with a thousand
         # models the repeated recursive pickling was a fifth of planning time.
         props[PROVIDER_KEY] = pulumi.Output.secret(_serialized_provider())
+        if props.get("kubeconfig") is not None:
+            props["kubeconfig"] = pulumi.Output.secret(props["kubeconfig"])
         pulumi.CustomResource.__init__(
             self, f"pulumi-python:{self._resource_type_name}", resource_name, props, opts
         )

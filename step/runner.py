@@ -54,8 +54,9 @@ _PLUGIN_MISSING = re.compile(
 )
 _PASSPHRASE = re.compile(r"incorrect passphrase|passphrase must be set|getting secrets manager", re.I)
 _LOCK_LINE = re.compile(r"lock", re.IGNORECASE)
-#: A readiness gate's failure (components/readiness/provider.py): one line per model, naming its app.
-_NOT_READY = re.compile(r"error: (app \S+ \(backend \S+\)(?: is not ready after |: ).*)$")
+#: A readiness failure (components/readiness/provider.py): one line per model, naming its app; the first
+#: after the engine's `error: `, the stack gate's others on lines of their own.
+_NOT_READY = re.compile(r"^(?:error: )?(app \S+ \(backend \S+\)(?: is not ready after |: ).*)$")
 
 
 class StackLike(Protocol):

@@ -19,7 +19,8 @@ hand). Each stand-in does what its controller does, as read in its source, and n
   Pods; there is no Knative here, so the stand-in creates the Deployment Knative would,
   `<name>-predictor-00001-deployment` (one revision, updated in place), and sets Knative's
   conditions (PredictorConfigurationReady, PredictorRouteReady, LatestDeploymentReady, RoutesReady) to
-  PredictorReady's value. URLs: Knative `http://<name>.<ns>.example.com`, address
+  PredictorReady's value; while that Deployment rolls out a new spec they and Ready are Unknown, the
+  URL kept (Knative's new revision not yet ready beside the serving one). URLs: Knative `http://<name>.<ns>.example.com`, address
   `<name>.<ns>.svc.cluster.local` (reconcilers/ingress/ingress_reconciler.go, getServiceHost); raw
   `http://<name>-<ns>.example.com` (the shipped domainTemplate), address
   `<name>-predictor.<ns>.svc.cluster.local` (kube_ingress_reconciler.go createAddress); example.com is
@@ -366,6 +367,18 @@ def kserve_objects(cr: dict[str, Any], raw: bool, image: str) -> list[dict[str, 
     return objects
 
 
+def _rolling(deployment: dict[str, Any] | None) -> bool:
+    """Whether the Deployment still rolls out a spec: its Progressing condition not yet at
+    NewReplicaSetAvailable (kubernetes pkg/controller/deployment/util/deployment_util.go: ReplicaSetUpdated
+    while it progresses, ProgressDeadlineExceeded once stuck), or its generation not yet observed."""
+    found = deployment or {}
+    progressing = _deployment_conditions(found).get("Progressing")
+    generation = (found.get("metadata") or {}).get("generation", 0)
+    return (progressing is not None and progressing.get("reason") != "NewReplicaSetAvailable") or (
+        (found.get("status") or {}).get("observedGeneration", generation) < generation
+    )
+
+
 def _predictor_condition(deployment: dict[str, Any] | None) -> dict[str, Any]:
     """PredictorReady from the Deployment's conditions, by PropagateRawStatus's rules."""
     conditions = _deployment_conditions(deployment)
@@ -450,6 +463,14 @@ def kserve_status(
     meta = cr["metadata"]
     name, ns = meta["name"], meta["namespace"]
     predictor = _predictor_condition(deployment)
+    serving = predictor["status"] == "True"
+    if serving and not raw and _rolling(deployment):
+        # Knative runs a new spec as a new revision beside the one serving; until that revision is ready
+        # the Configuration's Ready is Unknown (knative serving pkg/apis/serving/v1/configuration_lifecycle.go
+        # SetLatestCreatedRevisionName), and so are the Service's and KServe's, while the route keeps
+        # the old revision. One Deployment updated in place stands for both revisions: its rollout done is
+        # the new revision ready.
+        predictor = {"type": "PredictorReady", "status": "Unknown"}
     ready = predictor["status"] == "True"
     component: dict[str, Any] = {}
     conditions = [predictor]
@@ -474,7 +495,7 @@ def kserve_status(
             "RoutesReady",
         ):
             conditions.append({**predictor, "type": kind})
-        if ready:
+        if serving:
             component.update(
                 latestReadyRevision=revision,
                 latestRolledoutRevision=revision,

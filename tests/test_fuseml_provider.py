@@ -15,6 +15,7 @@ import pytest
 from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.runtime import rpc
 
+from components.readiness.provider import ModelNotReady
 from fuseml import provider as provider_module
 from fuseml.client import FuseMLOwnershipError, FuseMLUnavailable
 from fuseml.provider import (
@@ -514,3 +515,88 @@ def test_each_application_carries_the_providers_own_serialization_as_a_secret() 
     assert all(isinstance(blob, dict) and SECRET_SIG in blob.values() for blob in blobs), blobs
     assert [blob["value"] for blob in blobs] == [expected, expected]
     assert type(dill.loads(base64.b64decode(blobs[0]["value"]))) is ApplicationProvider
+
+
+# -- readiness: FuseML registers only what serves ---------------------------------------------------------
+
+SPEC = {
+    "backend": "ovms",
+    "namespace": "fuseml-workloads",
+    "name": "ovms-mnist",
+    "revision": "u/1",
+    "timeout_s": 9.0,
+}
+
+
+@pytest.fixture
+def waits(monkeypatch: pytest.MonkeyPatch, server: FakeFuseML) -> list[dict[str, Any]]:
+    """Record each readiness wait (with the FuseML writes made before it); fail it when its spec says so."""
+    seen: list[dict[str, Any]] = []
+
+    def fake_wait(props: dict[str, Any], *, updating: bool = False, **kw: Any) -> Any:
+        seen.append({**props, "updating": updating, "seen": kw.get("seen"), "writes": list(server.writes())})
+        if props["name"] == "broken":
+            raise ModelNotReady(
+                f"app {props['app']} (backend ovms) is not ready after 9 s (ready_timeout_s): x"
+            )
+        return {**props, "ready_at": "2026-12-07T06:00:00Z", "ready_after_s": 2.0, "seen": {"uid": "d"}}
+
+    monkeypatch.setattr(provider_module, "wait", fake_wait)
+    return seen
+
+
+def test_create_with_readiness_registers_only_after_the_model_serves(server: FakeFuseML, waits: list) -> None:
+    outs = create(server, readiness=SPEC, kubeconfig="apiVersion: v1 # secret", status_urn="urn:x")
+    (waited,) = waits
+    assert waited["writes"] == []  # nothing registered before the wait passed
+    said = tuple(waited[k] for k in ("app", "name", "timeout_s", "kubeconfig", "status_urn"))
+    assert said == ("mnist-ovms", "ovms-mnist", 9, "apiVersion: v1 # secret", "urn:x")
+    assert server.writes() == [("POST", "/applications")]
+    assert (outs["ready_at"], outs["ready_after_s"], outs["seen"]) == (
+        "2026-12-07T06:00:00Z",
+        2.0,
+        {"uid": "d"},
+    )
+    assert "kubeconfig" not in outs and outs["readiness"]["timeout_s"] == 9
+
+
+def test_a_model_that_does_not_serve_is_never_registered(server: FakeFuseML, waits: list) -> None:
+    with pytest.raises(ModelNotReady, match="app mnist-ovms"):
+        create(server, readiness={**SPEC, "name": "broken"})
+    assert server.writes() == []
+
+
+def test_a_record_owned_by_another_stack_fails_before_the_wait(server: FakeFuseML, waits: list) -> None:
+    server.seed(foreign_record())
+    with pytest.raises(FuseMLOwnershipError):
+        create(server, readiness=SPEC)
+    assert waits == [] and server.writes() == []
+
+
+def test_a_new_spec_waits_again_and_a_failed_wait_keeps_the_old_record(
+    server: FakeFuseML, waits: list
+) -> None:
+    gate = ApplicationProvider()
+    olds = create(server, readiness=SPEC)
+    assert len(server.writes()) == 1
+    # The bound, the kubeconfig and the URN steer only: no update.
+    steering = inputs(server, readiness={**SPEC, "timeout_s": 99.0}, kubeconfig="k", status_urn="u")
+    assert not gate.diff("mnist-ovms", olds, steering).changes
+    moved = inputs(server, readiness={**SPEC, "revision": "u/2"})
+    assert gate.diff("mnist-ovms", olds, moved).changes and not gate.diff("mnist-ovms", olds, moved).replaces
+    outs = gate.update("mnist-ovms", olds, moved).outs
+    assert (waits[-1]["updating"], waits[-1]["seen"]) == (True, {"uid": "d"})
+    assert len(server.writes()) == 1 and outs["readiness"]["revision"] == "u/2"  # record unchanged: no write
+    before = server.store["mnist-ovms"]
+    broken = inputs(server, readiness={**SPEC, "name": "broken"}, url="http://new.example/predict")
+    with pytest.raises(ModelNotReady):
+        gate.update("mnist-ovms", outs, broken)
+    assert len(server.writes()) == 1 and server.store["mnist-ovms"] == before
+
+
+def test_readiness_inputs_are_checked_naming_the_key(server: FakeFuseML) -> None:
+    bad = inputs(server, readiness={**SPEC, "backend": "triton", "timeout_s": -1, "extra": 1}, kubeconfig=5)
+    failures = ApplicationProvider().check({}, bad).failures
+    assert sorted(f.property for f in failures) == [
+        "kubeconfig", "readiness.backend", "readiness.extra", "readiness.timeout_s",
+    ]  # fmt: skip

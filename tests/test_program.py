@@ -383,8 +383,9 @@ def test_one_application_per_model_and_none_without_registration() -> None:
         {"name": "ovms-m1", "kind": "VirtualService"},
     ]
     waits_for = {r.name for r in result.resources if r.urn in apps["m1"].dependencies}
-    # The Application waits for the model's readiness gate, which waits for its server and route.
-    assert waits_for == {"m1-server", "m1-route", "m1-ready"}
+    # The Application comes after the model's server and route, and is itself the model's readiness gate.
+    assert waits_for == {"m1-server", "m1-route"}
+    assert apps["m1"].inputs["readiness"]["name"] == "ovms-m1"
     off = plan_raw({**SEED_EXAMPLE, "fuseml": {"register": False}, "models": models})
     assert off.of_type(APPLICATION) == []
     assert "prediction_url" not in off.outputs and len(off.outputs["prediction_urls"]) == 3

@@ -12,6 +12,8 @@ import copy
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from components.config import ConfigError
 from components.readiness import TYPE as READINESS
@@ -34,37 +36,71 @@ def models(**extra: Any) -> list[dict[str, Any]]:
     ]
 
 
-def test_every_model_gets_a_gate_with_its_object_and_bound_and_its_application_waits_for_it() -> None:
+def test_with_registration_each_application_waits_for_its_model_and_there_is_no_other_gate() -> None:
     result = plan_raw({**SEED_EXAMPLE, "namespace": NS, "models": models(ready_timeout_s=30)}, SECRETS)
-    gates = {g.inputs["app"]: g for g in result.of_type(READINESS)}
-    assert sorted(gates) == ["iris", "resnet", "wine"]
+    assert result.of_type(READINESS) == []
+    apps = {a.inputs["name"]: a for a in result.of_type(APPLICATION)}
     assert {
-        app: (g.inputs["backend"], g.inputs["name"], g.inputs["namespace"]) for app, g in gates.items()
+        app: (
+            a.inputs["readiness"]["backend"],
+            a.inputs["readiness"]["name"],
+            a.inputs["readiness"]["namespace"],
+        )
+        for app, a in apps.items()
     } == {
         "resnet": ("ovms", "ovms-resnet", NS),
         "iris": ("kserve", "iris", NS),
         "wine": ("seldon", "wine", NS),
     }
-    assert {g.inputs["timeout_s"] for g in gates.values()} == {30}
+    assert {a.inputs["readiness"]["timeout_s"] for a in apps.values()} == {30}
     by_urn = {r.urn: r for r in result.resources}
-    for app, gate in gates.items():
-        # The gate's own URN, computed for the status line, is the one the engine gives it.
-        assert gate.inputs["status_urn"] == gate.urn, app
-        # After the model's server object (and route); the Application after the gate.
-        assert any(by_urn[d].name == f"{app}-server" for d in gate.dependencies), app
-        (registration,) = [a for a in result.of_type(APPLICATION) if a.inputs["name"] == app]
-        assert gate.urn in registration.dependencies
+    for app, application in apps.items():
+        # Its own URN, computed for the status line, is the one the engine gives it.
+        assert application.inputs["status_urn"] == application.urn, app
+        # After the model's server object (and route), whose `<uid>/<generation>` it watches (the mocks
+        # give objects neither).
+        assert any(by_urn[d].name == f"{app}-server" for d in application.dependencies), app
+        assert application.inputs["readiness"]["revision"] == "/", app
         assert result.outputs["serving"][app]["readiness"] == "checked"
-    assert "kubeconfig" not in gates["resnet"].inputs  # existing mode: the ambient credentials
+    assert apps["resnet"].inputs.get("kubeconfig") is None  # existing mode: the ambient credentials
+
+
+def test_without_registration_one_gate_waits_for_every_model_after_all_their_objects() -> None:
+    raw = {
+        **SEED_EXAMPLE,
+        "namespace": NS,
+        "fuseml": {"register": False},
+        "models": models(ready_timeout_s=30),
+    }
+    result = plan_raw(raw, SECRETS)
+    assert result.of_type(APPLICATION) == []
+    (gate,) = result.of_type(READINESS)
+    # The engine leaves the root stack out of a top-level resource's URN (pulumi sdk/go/common/resource/urn
+    # urn.go New: `parentType != tokens.RootStackType`); the mocks put it in.
+    assert gate.name == "models-ready"
+    assert gate.inputs["status_urn"] == gate.urn.replace("pulumi:pulumi:Stack$", "")
+    assert {app: (s["backend"], s["name"], s["timeout_s"]) for app, s in gate.inputs["models"].items()} == {
+        "resnet": ("ovms", "ovms-resnet", 30),
+        "iris": ("kserve", "iris", 30),
+        "wine": ("seldon", "wine", 30),
+    }
+    after = {r.name for r in result.resources if r.urn in gate.dependencies}
+    assert {"resnet-server", "resnet-route", "iris-server", "wine-server"} <= after
+    assert result.outputs["serving"]["wine"]["readiness"] == "checked"
 
 
 def test_ready_timeout_zero_waits_for_nothing_and_the_output_says_so() -> None:
     result = plan_raw({**SEED_EXAMPLE, "models": models(ready_timeout_s="0")}, SECRETS)
     assert result.of_type(READINESS) == []
-    assert len(result.of_type(APPLICATION)) == 3
+    apps = result.of_type(APPLICATION)
+    assert len(apps) == 3 and all(a.inputs.get("readiness") is None for a in apps)
     serving = result.outputs["serving"]["iris"]
     assert (serving["ready_timeout_s"], serving["readiness"]) == (0, "not checked (ready_timeout_s 0)")
     assert "ready_at" not in serving
+    off = plan_raw(
+        {**SEED_EXAMPLE, "fuseml": {"register": False}, "models": models(ready_timeout_s=0)}, SECRETS
+    )
+    assert off.of_type(READINESS) == []
 
 
 def test_models_of_a_shared_server_each_wait_for_the_servers_deployment() -> None:
@@ -83,20 +119,24 @@ def test_models_of_a_shared_server_each_wait_for_the_servers_deployment() -> Non
         ],
     }
     result = plan_raw(raw)
-    gates = result.of_type(READINESS)
-    assert sorted((g.inputs["app"], g.inputs["name"]) for g in gates) == [
+    apps = result.of_type(APPLICATION)
+    assert sorted((a.inputs["name"], a.inputs["readiness"]["name"]) for a in apps) == [
         ("m0", "ovms-shared"),
         ("m1", "ovms-shared"),
     ]
-    for registration in result.of_type(APPLICATION):
-        (gate,) = [g for g in gates if g.inputs["app"] == registration.inputs["name"]]
-        assert gate.urn in registration.dependencies
+    (gate,) = plan_raw({**raw, "fuseml": {"register": False}}).of_type(READINESS)
+    assert {app: s["name"] for app, s in gate.inputs["models"].items()} == {
+        "m0": "ovms-shared",
+        "m1": "ovms-shared",
+    }
 
 
-def test_in_create_mode_the_gate_gets_the_clusters_kubeconfig_as_a_secret() -> None:
+def test_in_create_mode_the_wait_gets_the_clusters_kubeconfig_as_a_secret() -> None:
     raw = {**SEED_EXAMPLE, "cluster": {"mode": "create", "project": "p", "location": "europe-central2"}}
-    result = plan_raw(raw)
-    (gate,) = result.of_type(READINESS)
+    (application,) = plan_raw(raw).of_type(APPLICATION)
+    assert "gke-gcloud-auth-plugin" in application.inputs["kubeconfig"]
+    assert ("kubeconfig",) in application.secret_paths
+    (gate,) = plan_raw({**raw, "fuseml": {"register": False}}).of_type(READINESS)
     assert "gke-gcloud-auth-plugin" in gate.inputs["kubeconfig"]
     assert ("kubeconfig",) in gate.secret_paths
     assert "kubeconfig" in gate.additional_secret_outputs
@@ -461,13 +501,77 @@ def test_after_an_update_an_unchanged_deployment_counts_only_once_settled() -> N
     assert outputs["ready_after_s"] == 0
 
 
-def test_a_no_op_diff_makes_no_call_and_only_a_new_spec_waits_again() -> None:
+SPEC = {k: v for k, v in PROPS.items() if k != "app"}
+
+
+def test_a_no_op_diff_makes_no_call_and_only_a_new_spec_or_model_waits_again() -> None:
     gate = provider.ReadinessProvider()
-    olds = {**PROPS, "revision": "uid/1", "ready_at": "2026-01-01T00:00:00Z", "ready_after_s": 3.0}
-    assert not gate.diff("id", olds, {**PROPS, "revision": "uid/1", "timeout_s": 99.0}).changes
-    assert gate.diff("id", olds, {**PROPS, "revision": "uid/2"}).changes
-    failures = gate.check({}, {**PROPS, "timeout_s": 0, "backend": "triton"}).failures
-    assert sorted(f.property for f in failures) == ["backend", "timeout_s"]
+    olds = {"models": {"resnet": {**SPEC, "revision": "uid/1"}}, "ready": {"resnet": {"ready_after_s": 3.0}}}
+    assert not gate.diff(
+        "id", olds, {"models": {"resnet": {**SPEC, "revision": "uid/1", "timeout_s": 99.0}}}
+    ).changes
+    assert gate.diff("id", olds, {"models": {"resnet": {**SPEC, "revision": "uid/2"}}}).changes
+    assert gate.diff("id", olds, {"models": {"resnet": {**SPEC, "revision": "uid/1"}, "iris": SPEC}}).changes
+    assert gate.diff("id", olds, {"models": {}}).changes
+    news = {"models": {"resnet": {**SPEC, "timeout_s": 0, "backend": "triton"}, "iris": {"name": "iris"}}}
+    failures = gate.check({}, news).failures
+    assert sorted(f.property for f in failures) == [
+        "models.iris.backend", "models.iris.namespace", "models.iris.timeout_s",
+        "models.resnet.backend", "models.resnet.timeout_s",
+    ]  # fmt: skip
+    assert [f.reason for f in gate.check({}, {"models": {}}).failures] == [
+        "'models' must name at least one model"
+    ]
+    assert [f.property for f in gate.check({}, {"models": {"a": {**SPEC, "extra": 1}}}).failures] == [
+        "models.a.extra"
+    ]
+
+
+def test_an_update_waits_only_for_new_and_changed_models_and_keeps_the_others_last_look(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls = []
+
+    def fake_wait_all(models: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        calls.append((sorted(models), sorted(kwargs["updating"]), kwargs["seen"]))
+        return {app: {"ready_at": "now", "ready_after_s": 1.0, "seen": {}} for app in models}
+
+    monkeypatch.setattr(provider, "wait_all", fake_wait_all)
+    gate = provider.ReadinessProvider()
+    last = {"ready_at": "then", "ready_after_s": 2.0, "seen": {"uid": "d", "generation": 1}}
+    olds = {
+        "models": {"same": {**SPEC, "revision": "u/1"}, "moved": {**SPEC, "revision": "u/1"}, "gone": SPEC},
+        "ready": {"same": last, "moved": last, "gone": last},
+    }
+    news = {
+        "models": {"same": {**SPEC, "revision": "u/1"}, "moved": {**SPEC, "revision": "u/2"}, "new": SPEC}
+    }
+    outs = gate.update("models", olds, news).outs
+    assert calls == [(["moved", "new"], ["moved"], {"moved": last["seen"]})]
+    waited = {"ready_at": "now", "ready_after_s": 1.0, "seen": {}}
+    assert outs["ready"] == {"same": last, "moved": waited, "new": waited}
+
+
+def test_every_model_waits_within_its_own_bound_at_once_and_each_failure_is_one_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = Clock()
+    readers = {
+        "good": Becoming(4),
+        "pull": Recorded(ovms(False, {"fail": "ImagePullBackOff"})),
+        "gone": Recorded([]),
+    }
+    monkeypatch.setattr(provider.Watch, "reader", property(lambda watch: readers[watch.props["app"]]))
+    models = {app: {**PROPS, "app": app} for app in readers}
+    with pytest.raises(ModelNotReady) as raised:
+        provider.wait_all(models, clock=clock, sleep=clock.sleep)
+    # The bounds ran at once: ten seconds in all, not one model's after another's.
+    assert clock.now == 10
+    pull, gone = str(raised.value).splitlines()
+    assert pull.startswith("app pull (backend ovms) is not ready after 10 s") and "ImagePullBackOff" in pull
+    assert gone.startswith("app gone (backend ovms): ModelServer ovms-resnet was deleted while waiting")
+    # The one that became ready (on its fourth look) was not waited for further and is not named.
+    assert "app good" not in str(raised.value)
 
 
 # --- the step --------------------------------------------------------------------------------------------
@@ -498,3 +602,56 @@ def test_the_steps_failure_is_the_gates_own_line_per_model() -> None:
     )
     err = auto.CommandError(auto.CommandResult(stdout=engine_output, stderr="error: update failed", code=255))
     assert str(classify(err, "pulumi up failed")) == line
+    # The stack's gate (registration off): every unready model in one error, the others on lines of their
+    # own, as the CLI 3.274.0 prints a multi-line provider error under the resource.
+    other = "app pull (backend ovms) is not ready after 8 s (ready_timeout_s): Deployment ovms-pull: ..."
+    engine_output = (
+        f" +  pulumi-python:dynamic:Readiness models-ready **creating failed** error: {line}\n"
+        f"  pulumi-python:dynamic:Readiness (models-ready):\n    error: {line}\n    {other}\n\n"
+    )
+    err = auto.CommandError(auto.CommandResult(stdout=engine_output, stderr="error: update failed", code=255))
+    assert str(classify(err, "pulumi up failed")).splitlines() == [line, other]
+
+
+# --- hostile inputs to the providers' check ----------------------------------------------------------------
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=12,
+)
+SPECS = st.fixed_dictionaries({}, optional={key: JSON for key in (*provider.SPEC_KEYS, "extra")}) | JSON
+
+
+@settings(max_examples=300, deadline=None)
+@given(models=st.dictionaries(st.text(max_size=6), SPECS, max_size=3) | JSON, kubeconfig=JSON, urn=JSON)
+def test_the_gates_check_refuses_any_bad_input_with_failures_never_an_exception(
+    models: Any, kubeconfig: Any, urn: Any
+) -> None:
+    result = provider.ReadinessProvider().check(
+        {}, {"models": models, "kubeconfig": kubeconfig, "status_urn": urn}
+    )
+    for failure in result.failures:
+        assert failure.property.split(".")[0] in ("models", "kubeconfig", "status_urn")
+    if not result.failures:
+        # What passed is a usable gate: a map of specs a wait can take.
+        for app, spec in result.inputs["models"].items():
+            props = provider.wait_props(app, spec, result.inputs.get("kubeconfig"), None)
+            assert app and props["backend"] in provider.BACKENDS and isinstance(props["timeout_s"], int)
+
+
+@settings(max_examples=200, deadline=None)
+@given(spec=SPECS, kubeconfig=JSON)
+def test_the_applications_check_refuses_a_bad_readiness_with_failures_never_an_exception(
+    spec: Any, kubeconfig: Any
+) -> None:
+    from fuseml.provider import ApplicationProvider
+
+    news = {
+        "server_url": "http://fuseml.example", "name": "a", "url": "http://a.example/p", "workflow": "w",
+        "owner": "fuseml-serving/dev", "k8s_namespace": "ns", "readiness": spec, "kubeconfig": kubeconfig,
+    }  # fmt: skip
+    result = ApplicationProvider().check({}, news)
+    for failure in result.failures:
+        assert failure.property.split(".")[0] in ("readiness", "kubeconfig")

@@ -338,6 +338,20 @@ def test_kserve_objects_are_the_predictor_deployment_of_each_mode() -> None:
         assert obj["metadata"]["ownerReferences"][0]["uid"] == "u-1"
 
 
+def test_kserve_serverless_is_not_ready_while_a_new_spec_rolls_out_but_keeps_serving_the_old() -> None:
+    # Knative: a new revision not yet ready leaves the Configuration's Ready Unknown (knative serving
+    # pkg/apis/serving/v1/configuration_lifecycle.go SetLatestCreatedRevisionName); the route keeps the
+    # old revision. KServe's raw mode follows the Deployment's Available condition alone.
+    running = with_status(pod(), kubelet.running_status(pod()))
+    rolling = deployment(AVAILABLE, PROGRESSING)
+    status = standins.kserve_status(isvc(), False, rolling, [running])
+    assert conditions(status)["Ready"][0] == "Unknown"
+    assert conditions(status)["PredictorConfigurationReady"][0] == "Unknown"
+    assert status["url"] == "http://sk.ns.example.com"
+    raw = standins.kserve_status(isvc({standins.DEPLOYMENT_MODE: "RawDeployment"}), True, rolling, [running])
+    assert conditions(raw)["Ready"] == ("True", None)
+
+
 def test_kserve_is_ready_when_its_deployment_is_available() -> None:
     running = with_status(pod(), kubelet.running_status(pod()))
     status = standins.kserve_status(isvc(), False, deployment(AVAILABLE, PROGRESSED), [running])

@@ -1,20 +1,25 @@
-"""Pulumi dynamic provider of readiness gates: create (and update) return once the model serves.
+"""The wait for models to serve (one, or many at once), and the dynamic provider of the stack's gate.
 
-Why a resource of our own: pulumi-kubernetes' await (`pulumi.com/waitFor`, present in the pinned provider:
+Why our own wait: pulumi-kubernetes' await (`pulumi.com/waitFor`, present in the pinned provider:
 provider/v4 pkg/metadata/overrides.go ReadyCondition) can wait for a condition of an object Pulumi made,
 but (1) the OVMS Deployment is the operator's, not Pulumi's, and (2) when its bound passes it reports
 "timed out waiting for the condition" (pkg/await/internal/awaiter.go Await), not why the model does not
 serve. A failure here must say why in the system's words (conditions, Pods, the server's log), so one
-gate decides and explains for every backend (`components.readiness.verdicts`), and the FuseML
-Application depends on it.
+wait decides and explains for every backend (`components.readiness.verdicts`).
 
-Engine type token: `pulumi-python:dynamic/readiness:Readiness`. The provider keeps no instance attributes
-(dill pickles it by reference); its bound is its own (`custom_timeouts` do nothing for dynamic providers).
+Who waits: a model's FuseML Application (fuseml/provider.py) before it registers, or, with registration
+off, the stack's gate here, for every model at once. Either waits through `wait_all`: each pending model
+is looked at once a second (a few API reads each, LOOKERS at a time), each within its own bound; the
+failure names every model that does not serve, one line each.
 
-Inputs: `app`, `backend`, `namespace`, `name` (the model's object), `revision` (the object's uid and
-generation: a new one means a new spec, so the gate waits again), `timeout_s`, optionally `kubeconfig`
+The gate's engine type token: `pulumi-python:dynamic/readiness:Readiness`. Its inputs: `models` (app ->
+spec: `backend`, `namespace`, `name` of the model's object, `revision` (the object's uid and generation:
+a new one means a new spec, so the model is waited for again), `timeout_s`), optionally `kubeconfig`
 (secret; create mode) and `status_urn` (the gate's own URN, for the engine's status line). A no-op `up`
-diffs them and makes no API call. Outputs add `ready_at` (UTC) and `ready_after_s`.
+diffs them and makes no API call; an update waits only for the models that are new or changed. Its
+output `ready` holds, per app, `ready_at` (UTC), `ready_after_s` and what the ready look saw. The provider
+keeps no instance attributes (dill pickles it by reference); its bound is its own (`custom_timeouts` do
+nothing for dynamic providers).
 
 Cluster access is the program's Kubernetes provider's: the given kubeconfig (create mode), else the
 ambient one (KUBECONFIG, ~/.kube/config), else in-cluster credentials. Reads only: get, list, pods/log.
@@ -31,6 +36,7 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -53,11 +59,20 @@ REQUEST_TIMEOUT_S = 10.0
 #: (pulumi/dynamic/__main__.py: ThreadPoolExecutor(max_workers=4)), so a fifth model waiting would wait
 #: for one of the first four, and a ready model's registration behind four unready ones.
 HOST_THREADS = 256
+#: Threads that look at the models of one gate at once (each look is a few API reads).
+LOOKERS = 8
 
-INPUT_KEYS = ("app", "backend", "namespace", "name", "revision", "timeout_s", "kubeconfig", "status_urn")
-REQUIRED = ("app", "backend", "namespace", "name", "timeout_s")
-#: Changing these means another object or spec: wait again. The rest steer the wait only.
-WATCHED = ("app", "backend", "namespace", "name", "revision")
+#: A model's readiness, as a gate (or its FuseML Application) holds it: changing any of these means another
+#: object or spec, so the model is waited for again; `timeout_s` steers the wait only.
+SPEC_KEYS = ("backend", "namespace", "name", "revision", "timeout_s")
+SPEC_REQUIRED = ("backend", "namespace", "name", "timeout_s")
+WATCHED = ("backend", "namespace", "name", "revision")
+#: One model's wait, as `wait` takes it: its spec, its app, and how to reach the cluster and the engine.
+INPUT_KEYS = ("app", *SPEC_KEYS, "kubeconfig", "status_urn")
+#: The stack's gate (FuseML registration off): every gated model by app, one kubeconfig, its own URN.
+GATE_KEYS = ("models", "kubeconfig", "status_urn")
+#: What a ready look leaves in the state, per model.
+READY_KEYS = ("ready_at", "ready_after_s", "seen")
 BACKENDS = ("ovms", "kserve", "modelmesh", "seldon")
 
 
@@ -68,16 +83,16 @@ class ModelNotReady(Exception):
 # -- the engine: no traceback for a model that is not ready, enough threads, the status line ------------
 
 
-def _adjust_host() -> None:
+def adjust_host() -> None:
     """In the dynamic provider host only: more threads, and our failures shown as their message alone.
 
     The host formats every exception with `traceback.format_exc()` (pulumi/dynamic/__main__.py
     `_abort_with_traceback`); a model that does not serve is not a bug, so its traceback would only bury
-    the reason. Done once per process, from the provider's first call.
+    the reason. Done once per process, from the first create or update (a no-op `up` needs neither).
     """
-    if getattr(_adjust_host, "done", False):
+    if getattr(adjust_host, "done", False):
         return
-    _adjust_host.done = True  # type: ignore[attr-defined]
+    adjust_host.done = True  # type: ignore[attr-defined]
     main = sys.modules.get("__main__")
     if getattr(getattr(main, "__spec__", None), "name", "") != "pulumi.dynamic.__main__":
         return
@@ -189,6 +204,18 @@ def client(kubeconfig: str | None) -> Any:
     return Client(config, timeout=REQUEST_TIMEOUT_S)
 
 
+_readers = threading.local()
+
+
+def reader_for(kubeconfig: str | None, namespace: str) -> LightkubeReader:
+    """This thread's reader of one namespace: a client per thread and kubeconfig, made on first use."""
+    cache = _readers.__dict__.setdefault("by", {})
+    key = (kubeconfig, namespace)
+    if key not in cache:
+        cache[key] = LightkubeReader(client(kubeconfig), namespace)
+    return cache[key]
+
+
 def _unreachable(err: Exception) -> bool:
     """An error of the connection (retried within the bound), not of the request."""
     import httpx2
@@ -204,12 +231,6 @@ def _number(value: Any) -> Any:
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
-def normalise(props: dict[str, Any]) -> dict[str, Any]:
-    out = dict(props)
-    out["timeout_s"] = _number(out.get("timeout_s"))
-    return out
-
-
 def _reason(key: str, value: Any) -> str | None:
     if key == "backend" and value not in BACKENDS:
         return f"must be one of {', '.join(BACKENDS)}, got {value!r}"
@@ -217,23 +238,239 @@ def _reason(key: str, value: Any) -> str | None:
         return seconds_problem(value)
     if key in ("app", "namespace", "name") and not (isinstance(value, str) and value):
         return "must be a non-empty string"
+    if key in ("revision", "kubeconfig", "status_urn") and not isinstance(value, str):
+        return "must be a string"
     return None
 
 
-def validate(inputs: dict[str, Any]) -> list[pulumi.dynamic.CheckFailure]:
+def _unknown(value: Any) -> bool:
+    return isinstance(value, str) and value == rpc.UNKNOWN
+
+
+def validate_spec(spec: Any, where: str) -> list[pulumi.dynamic.CheckFailure]:
+    """Why one model's readiness spec is wrong (each failure names `<where>.<key>`); [] when it is right."""
+    if _unknown(spec):
+        return []
+    if not isinstance(spec, dict):
+        return [pulumi.dynamic.CheckFailure(where, f"'{where}' must be an object of {', '.join(SPEC_KEYS)}")]
     failures = [
-        pulumi.dynamic.CheckFailure(key, f"'{key}' is required")
-        for key in REQUIRED
-        if inputs.get(key) is None
+        pulumi.dynamic.CheckFailure(f"{where}.{key}", f"'{where}.{key}' is required")
+        for key in SPEC_REQUIRED
+        if spec.get(key) is None
     ]
-    for key in INPUT_KEYS:
-        value = inputs.get(key)
-        if value is None or value == rpc.UNKNOWN:
-            continue
-        reason = _reason(key, value)
-        if reason:
-            failures.append(pulumi.dynamic.CheckFailure(key, f"'{key}' {reason}"))
+    for key, value in spec.items():
+        if key not in SPEC_KEYS:
+            failures.append(
+                pulumi.dynamic.CheckFailure(f"{where}.{key}", f"unknown property '{where}.{key}'")
+            )
+        elif value is not None and not _unknown(value):
+            reason = _reason(key, value)
+            if reason:
+                failures.append(pulumi.dynamic.CheckFailure(f"{where}.{key}", f"'{where}.{key}' {reason}"))
     return failures
+
+
+def validate(inputs: dict[str, Any]) -> list[pulumi.dynamic.CheckFailure]:
+    """Why the stack gate's inputs are wrong: its `models` (app -> spec), `kubeconfig`, `status_urn`."""
+    failures = []
+    models = inputs.get("models")
+    if models is None or (isinstance(models, dict) and not models):
+        failures.append(pulumi.dynamic.CheckFailure("models", "'models' must name at least one model"))
+    elif not _unknown(models):
+        if not isinstance(models, dict):
+            failures.append(pulumi.dynamic.CheckFailure("models", "'models' must be an object: app -> spec"))
+        else:
+            for app, spec in models.items():
+                if not app:
+                    failures.append(pulumi.dynamic.CheckFailure("models", "'models' names a model ''"))
+                failures += validate_spec(spec, f"models.{app}")
+    for key in ("kubeconfig", "status_urn"):
+        value = inputs.get(key)
+        if value is not None and not _unknown(value) and _reason(key, value):
+            failures.append(pulumi.dynamic.CheckFailure(key, f"'{key}' {_reason(key, value)}"))
+    for key in sorted(set(inputs) - set(GATE_KEYS) - {"__provider", "ready"}):
+        if inputs[key] is not None:
+            failures.append(pulumi.dynamic.CheckFailure(key, f"unknown property '{key}'"))
+    return failures
+
+
+def normalise_spec(spec: Any) -> Any:
+    """A spec with its bound as an int (the engine and mocks deliver numbers as floats)."""
+    if not isinstance(spec, dict):
+        return spec
+    return {**spec, "timeout_s": _number(spec.get("timeout_s"))}
+
+
+def normalise(props: dict[str, Any]) -> dict[str, Any]:
+    out = dict(props)
+    if isinstance(out.get("models"), dict):
+        out["models"] = {app: normalise_spec(spec) for app, spec in out["models"].items()}
+    return out
+
+
+def watched(spec: Any) -> tuple[Any, ...]:
+    """What, when it changes, makes a model wait again."""
+    spec = spec if isinstance(spec, dict) else {}
+    return tuple(spec.get(key) for key in WATCHED)
+
+
+def wait_props(
+    app: str, spec: dict[str, Any], kubeconfig: str | None, status_urn: str | None
+) -> dict[str, Any]:
+    """The one-model form `wait` and `wait_all` take."""
+    return {**normalise_spec(spec), "app": app, "kubeconfig": kubeconfig, "status_urn": status_urn}
+
+
+class Watch:
+    """One model's wait: its bound, its last verdict, whether the API server answered, and the outcome.
+
+    `look` reads the model's objects once; the driver (`wait_all`) looks at every pending model each poll,
+    so a hundred models cost one loop, not a hundred threads.
+    """
+
+    def __init__(self, props: dict[str, Any], reader: Any, started: float, updating: bool,
+                 seen: dict[str, Any] | None) -> None:  # fmt: skip
+        self.props, self._reader, self.started = props, reader, started
+        self.updating, self.seen = updating, seen
+        self.timeout = float(props["timeout_s"])
+        self.deadline = started + self.timeout
+        self.verdict: Verdict | None = None
+        self.unreachable: Exception | None = None
+        self.unreachable_since: float | None = None
+        self.outputs: dict[str, Any] | None = None
+        self.failure: str | None = None
+
+    @property
+    def reader(self) -> Any:
+        """The test's reader, else this thread's client of the model's cluster and namespace."""
+        if self._reader is not None:
+            return self._reader
+        return reader_for(self.props.get("kubeconfig"), self.props["namespace"])
+
+    def look(self, now: float, clock: Any) -> None:
+        """Judge the model once: ready (outputs), failed for good (failure), or still waiting."""
+        backend, name = self.props["backend"], self.props["name"]
+        try:
+            settled = not self.updating or now - self.started >= SETTLE_S
+            self.verdict = judge(backend, self.reader, name, settled=settled, seen=self.seen)
+            self.unreachable, self.unreachable_since = None, None
+        except Exception as err:
+            if not _unreachable(err):
+                self.failure = f"{_who(self.props)}: cannot read its status: {_one_line(err)}"
+                return
+            self.unreachable = err
+            self.unreachable_since = now if self.unreachable_since is None else self.unreachable_since
+            return
+        if self.verdict.gone:
+            self.failure = (
+                f"{_who(self.props)}: {self.verdict.gone} while waiting for it to become ready (deleted by "
+                "hand?); `pulumi refresh` then `pulumi up` recreates it"
+            )
+        elif self.verdict.ready:
+            outputs = {k: self.props.get(k) for k in INPUT_KEYS if k != "kubeconfig"}
+            outputs.update(
+                ready_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                ready_after_s=round(clock() - self.started, 1),
+                seen=seen_of(backend, self.reader, name) if backend in ("ovms", "seldon") else {},
+            )
+            self.outputs = outputs
+
+    def give_up(self, now: float) -> None:
+        """The bound passed: say why in the serving system's words (or that the API server was away)."""
+        if self.unreachable is not None:
+            self.failure = (
+                f"{_who(self.props)}: the API server could not be reached for the last "
+                f"{now - (self.unreachable_since or self.started):.0f} s of the {self.timeout:.0f} s wait "
+                f"(ready_timeout_s): {_one_line(self.unreachable)}"
+            )
+            return
+        assert self.verdict is not None
+        try:
+            why = explain(self.reader, self.verdict)
+        except Exception as err:  # the verdict's own words still say why
+            why = f"{self.verdict.waiting} (pods unreadable: {_one_line(err)})"
+        self.failure = f"{_who(self.props)} is not ready after {self.timeout:.0f} s (ready_timeout_s): {why}"
+
+    def progress(self) -> str | None:
+        """The status line's words for this model, when its last look answered."""
+        if self.verdict is None or self.unreachable is not None:
+            return None
+        # Progress is best effort: a failed look at the Pods leaves the verdict to decide.
+        with contextlib.suppress(Exception):
+            return f"waiting for {self.props['name']}: {progress(self.reader, self.verdict)}"
+        return None
+
+
+def wait_all(
+    models: dict[str, dict[str, Any]],
+    *,
+    urn: str | None = None,
+    updating: Collection[str] = (),
+    seen: dict[str, dict[str, Any]] | None = None,
+    reader: Any = None,
+    clock: Any = time.monotonic,
+    sleep: Any = time.sleep,
+) -> dict[str, dict[str, Any]]:
+    """Wait for every model at once, each within its own bound; return each one's outputs.
+
+    Models named in `updating` had a new spec (their old status may linger, see verdicts.SETTLE_S), with
+    what their last ready look `seen`. A model that cannot become ready (deleted, unreadable) is done at
+    once; the others go on to their bounds, so the failure names every model that does not serve, one
+    line each (ModelNotReady). `reader`, `clock` and `sleep` are the test's to replace.
+    """
+    started = clock()
+    watches = {
+        app: Watch(
+            props,
+            reader,
+            started,
+            app in updating,
+            (seen or {}).get(app),
+        )
+        for app, props in models.items()
+    }
+    pending = dict(watches)
+    shown_at = -math.inf
+    with ThreadPoolExecutor(max_workers=max(1, min(LOOKERS, len(pending)))) as pool:
+        while pending:
+            now = clock()
+            # Looks of many models overlap (each is a few API reads); their order does not matter.
+            list(pool.map(Watch.look, pending.values(), [now] * len(pending), [clock] * len(pending)))
+            for app, watch in list(pending.items()):
+                if watch.outputs is None and watch.failure is None and now >= watch.deadline:
+                    watch.give_up(clock())
+                if watch.outputs is not None or watch.failure is not None:
+                    del pending[app]
+                    if watch.outputs is not None:
+                        status_line(_urn(watch, urn), "ready" if urn is None else f"{app} ready")
+            if not pending:
+                break
+            if now - shown_at >= PROGRESS_S:
+                shown_at = now
+                _show(pending, urn)
+            sleep(min(POLL_S, max(0.0, min(w.deadline for w in pending.values()) - now)))
+    failures = [watch.failure for watch in watches.values() if watch.failure]
+    if failures:
+        raise ModelNotReady("\n".join(failures))
+    return {app: watch.outputs for app, watch in watches.items() if watch.outputs is not None}
+
+
+def _urn(watch: Watch, urn: str | None) -> str | None:
+    return urn or watch.props.get("status_urn")
+
+
+def _show(pending: dict[str, Watch], urn: str | None) -> None:
+    """One status line per gate: a model's own, or the stack gate's naming how many still wait."""
+    if urn is None:
+        for watch in pending.values():
+            said = watch.progress()
+            if said:
+                status_line(watch.props.get("status_urn"), said)
+        return
+    first = next((said for said in map(Watch.progress, pending.values()) if said), None)
+    if first:
+        more = f" (and {len(pending) - 1} more)" if len(pending) > 1 else ""
+        status_line(urn, f"{len(pending)} not ready yet; {first}{more}")
 
 
 def wait(
@@ -245,70 +482,17 @@ def wait(
     clock: Any = time.monotonic,
     sleep: Any = time.sleep,
 ) -> dict[str, Any]:
-    """Look until the model is ready (its outputs) or the bound passes (ModelNotReady, explained).
-
-    An unreachable API server is retried until the bound; a model object deleted while waiting ends the
-    wait at once. `reader`, `clock` and `sleep` are the test's to replace.
-    """
-    backend, name = props["backend"], props["name"]
-    timeout = float(props["timeout_s"])
-    started = clock()
-    deadline = started + timeout
-    urn = props.get("status_urn")
-    if reader is None:
-        reader = LightkubeReader(client(props.get("kubeconfig")), props["namespace"])
-    verdict: Verdict | None = None
-    unreachable: Exception | None = None
-    unreachable_since: float | None = None
-    shown_at = -math.inf
-    while True:
-        now = clock()
-        try:
-            verdict = judge(
-                backend, reader, name, settled=not updating or now - started >= SETTLE_S, seen=seen
-            )
-            unreachable, unreachable_since = None, None
-        except Exception as err:
-            if not _unreachable(err):
-                raise ModelNotReady(f"{_who(props)}: cannot read its status: {_one_line(err)}") from None
-            unreachable = err
-            unreachable_since = now if unreachable_since is None else unreachable_since
-        if verdict is not None and unreachable is None:
-            if verdict.gone:
-                raise ModelNotReady(
-                    f"{_who(props)}: {verdict.gone} while waiting for it to become ready (deleted by hand?); "
-                    "`pulumi refresh` then `pulumi up` recreates it"
-                )
-            if verdict.ready:
-                waited = clock() - started
-                outputs = {k: props.get(k) for k in INPUT_KEYS if k != "kubeconfig"}
-                outputs.update(
-                    ready_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                    ready_after_s=round(waited, 1),
-                    seen=seen_of(backend, reader, name) if backend in ("ovms", "seldon") else {},
-                )
-                status_line(urn, "ready")
-                return outputs
-        if now >= deadline:
-            break
-        if verdict is not None and unreachable is None and now - shown_at >= PROGRESS_S:
-            shown_at = now
-            # Progress is best effort: a failed look at the Pods leaves the verdict to decide.
-            with contextlib.suppress(Exception):
-                status_line(urn, f"waiting for {name}: {progress(reader, verdict)}")
-        sleep(min(POLL_S, max(0.0, deadline - now)))
-    if unreachable is not None:
-        raise ModelNotReady(
-            f"{_who(props)}: the API server could not be reached for the last "
-            f"{clock() - (unreachable_since or started):.0f} s of the {timeout:.0f} s wait "
-            f"(ready_timeout_s): {_one_line(unreachable)}"
-        )
-    assert verdict is not None
-    try:
-        why = explain(reader, verdict)
-    except Exception as err:  # the verdict's own words still say why
-        why = f"{verdict.waiting} (pods unreadable: {_one_line(err)})"
-    raise ModelNotReady(f"{_who(props)} is not ready after {timeout:.0f} s (ready_timeout_s): {why}")
+    """One model's wait (a FuseML Application's): its outputs, or ModelNotReady with the explanation."""
+    app = props["app"]
+    found = wait_all(
+        {app: props},
+        updating=[app] if updating else [],
+        seen={app: seen or {}},
+        reader=reader,
+        clock=clock,
+        sleep=sleep,
+    )
+    return found[app]
 
 
 def _who(props: dict[str, Any]) -> str:
@@ -320,33 +504,63 @@ def _one_line(err: Exception) -> str:
 
 
 class ReadinessProvider(pulumi.dynamic.ResourceProvider):
-    """Waits for a model to serve; keeps no instance attributes so dill pickles it by reference."""
+    """The stack's gate when FuseML registration is off: waits for every gated model at once.
+
+    (With registration on, each model's FuseML Application waits for it instead, fuseml/provider.py: one
+    dynamic resource per model rather than two keeps a no-op `up` of a hundred models within a tenth.)
+    Keeps no instance attributes so dill pickles it by reference.
+    """
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.CheckResult:
-        _adjust_host()
         inputs = normalise(news)
         return pulumi.dynamic.CheckResult(inputs, validate(inputs))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.DiffResult:
-        """Another object or spec: wait again (an update). The bound, credentials and URN steer only."""
-        olds, news = normalise(olds), normalise(news)
-        changed = [k for k in WATCHED if olds.get(k) != news.get(k)]
-        return pulumi.dynamic.DiffResult(changes=bool(changed), replaces=[], delete_before_replace=False)
+        """A model added, removed, or with another object or spec: wait (for it) again. The bounds,
+        credentials and URN steer only."""
+        old, new = olds.get("models") or {}, news.get("models") or {}
+        changed = old.keys() != new.keys() or any(watched(old[app]) != watched(new[app]) for app in new)
+        return pulumi.dynamic.DiffResult(changes=changed, replaces=[], delete_before_replace=False)
 
     def create(self, props: dict[str, Any]) -> pulumi.dynamic.CreateResult:
-        _adjust_host()
+        adjust_host()
         props = normalise(props)
-        outputs = wait(props)
-        return pulumi.dynamic.CreateResult(f"{props['namespace']}/{props['name']}", outputs)
+        return pulumi.dynamic.CreateResult("models", self._outputs(props, self._wait(props, props["models"])))
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.UpdateResult:
-        _adjust_host()
-        props = normalise(news)
-        return pulumi.dynamic.UpdateResult(wait(props, updating=True, seen=olds.get("seen") or {}))
+        """Wait only for the models that are new or changed; the others keep their last ready look."""
+        adjust_host()
+        props, old = normalise(news), olds.get("models") or {}
+        before = olds.get("ready") or {}
+        changed = {
+            app: spec
+            for app, spec in props["models"].items()
+            if app not in old or app not in before or watched(old[app]) != watched(spec)
+        }
+        updating = [app for app in changed if app in old and app in before]
+        seen = {app: (before.get(app) or {}).get("seen") or {} for app in updating}
+        ready = {app: before[app] for app in props["models"] if app not in changed}
+        ready.update(self._wait(props, changed, updating, seen))
+        return pulumi.dynamic.UpdateResult(self._outputs(props, ready))
+
+    @staticmethod
+    def _wait(props: dict[str, Any], models: dict[str, Any], updating: Collection[str] = (),
+              seen: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
+        found = wait_all(
+            {app: wait_props(app, spec, props.get("kubeconfig"), None) for app, spec in models.items()},
+            urn=props.get("status_urn"),
+            updating=updating,
+            seen=seen,
+        )
+        return {app: {key: outputs[key] for key in READY_KEYS} for app, outputs in found.items()}
+
+    @staticmethod
+    def _outputs(props: dict[str, Any], ready: dict[str, Any]) -> dict[str, Any]:
+        return {"models": props["models"], "status_urn": props.get("status_urn"), "ready": ready}
 
     def read(self, id_: str, props: dict[str, Any]) -> pulumi.dynamic.ReadResult:
         """The last verdict stands: a refresh does not wait (the next change of spec waits again)."""
         return pulumi.dynamic.ReadResult(id_, props)
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
-        """Nothing to delete: the gate is a wait, the model's objects are other resources."""
+        """Nothing to delete: the gate is a wait, the models' objects are other resources."""

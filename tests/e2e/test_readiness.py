@@ -4,8 +4,9 @@ For each backend: a ready model is deployed and registered; one whose Pods fail 
 fault switch: CrashLoopBackOff with the server's log line, ImagePullBackOff) or whose model fails to load
 fails `pulumi up` within its `ready_timeout_s` plus 30 s, naming the app, the reason and the log line,
 with no traceback, and FuseML has no Application for it; once the cause is fixed the next `up`
-completes without replacing the ready one; and an update whose new Pods never become ready fails the
-`up` and leaves the old registration.
+completes without replacing the ready one; and an update whose new Pods never become ready (or whose
+new model never loads) fails the `up` and leaves the old registration. With registration off, the
+stack's one gate names every unready model, each within its own bound.
 """
 
 from __future__ import annotations
@@ -109,6 +110,23 @@ def test_kserve_failing_model_explained_and_ready_one_registered(
     kubelet.set_faults(cluster.dir, [])
     stacks.up(engine, "kserve")
     assert set(fuseml.store) == {"iris", "bad-iris"}
+
+    # An update whose new Pod asks for more CPU than any node has: the scheduler cannot place it, the old
+    # Pod keeps serving (Knative keeps the old revision), the update fails and FuseML keeps the old record.
+    before = dict(fuseml.store["iris"])
+    kubelet.set_faults(cluster.dir, [
+        {"namespace": namespace, "labels": {"serving.kserve.io/inferenceservice": "iris"},
+         "fail": "Unschedulable"},
+    ])  # fmt: skip
+    bigger = {**models[0], "resources": {"requests": {"cpu": "64"}}}
+    stacks.write_stack(
+        engine, "kserve", stacks.settings(namespace, [bigger, models[1]], fuseml_url=fuseml.url)
+    )
+    output, _ = failed_up(engine, "kserve")
+    line = next(line for line in output.splitlines() if "app iris (backend kserve)" in line)
+    assert "Ready=Unknown" in line and "Unschedulable" in line, line
+    assert fuseml.store["iris"] == before
+    kubelet.set_faults(cluster.dir, [])
     engine.run("destroy", "--stack", "kserve", "--yes", "--skip-preview", timeout=300)
 
 
@@ -144,6 +162,24 @@ def test_seldon_failing_model_explained_and_ready_one_registered(
     kubelet.set_faults(cluster.dir, [])
     stacks.up(engine, "seldon")
     assert set(fuseml.store) == {"wine", "bad-wine"}
+
+    # An update whose new Pods cannot pull their image (a runtime_version that does not exist): the old
+    # Pod keeps serving, Seldon says Creating (not Failed, before the progress deadline), the update fails
+    # and FuseML keeps the old record. Seldon writes no observedGeneration: the verdict waits for the
+    # Deployment to move on (verdicts.SETTLE_S), so the old Available cannot pass the new spec.
+    before = dict(fuseml.store["wine"])
+    image = "seldonio/mlserver:0.0.0-missing"
+    kubelet.set_faults(cluster.dir, [
+        {"namespace": namespace, "labels": {"seldon-deployment-id": "wine"}, "image": image,
+         "fail": "ImagePullBackOff"},
+    ])  # fmt: skip
+    updated = [{**models[0], "runtime_version": "0.0.0-missing"}, models[1]]
+    stacks.write_stack(engine, "seldon", stacks.settings(namespace, updated, fuseml_url=fuseml.url))
+    output, _ = failed_up(engine, "seldon")
+    line = next(line for line in output.splitlines() if "app wine (backend seldon)" in line)
+    assert "ImagePullBackOff" in line and image in line, line
+    assert fuseml.store["wine"] == before
+    kubelet.set_faults(cluster.dir, [])
     engine.run("destroy", "--stack", "seldon", "--yes", "--skip-preview", timeout=300)
 
 
@@ -170,4 +206,49 @@ def test_modelmesh_model_that_fails_to_load_is_explained_and_registered_once_it_
     kubelet.set_faults(cluster.dir, [])
     stacks.up(engine, "modelmesh")
     assert set(fuseml.store) == {"mm", "bad-mm"}
+
+    # An update to a model that fails to load: ModelMesh keeps serving the loaded one while the new one
+    # fails, the update fails and FuseML keeps the old record.
+    before = dict(fuseml.store["mm"])
+    kubelet.set_faults(cluster.dir, [
+        {"namespace": namespace, "labels": {"fuseml/app-name": "mm"}, "fail": "ModelLoadFailed",
+         "message": message},
+    ])  # fmt: skip
+    updated = [{**models[0], "model": "s3://models/mm-v2"}, models[1]]
+    s3_config = stacks.settings(namespace, updated, fuseml_url=fuseml.url)
+    stacks.write_stack(engine, "modelmesh", s3_config)
+    output, _ = failed_up(engine, "modelmesh")
+    line = next(line for line in output.splitlines() if "app mm (backend modelmesh)" in line)
+    assert f"last failure ModelLoadFailed: {message}" in line, line
+    assert fuseml.store["mm"] == before
+    kubelet.set_faults(cluster.dir, [])
     engine.run("destroy", "--stack", "modelmesh", "--yes", "--skip-preview", timeout=300)
+
+
+def test_without_registration_the_stacks_gate_names_every_unready_model_then_the_fixed_up_completes(
+    engine: Engine, cluster: Cluster, namespace: str
+) -> None:
+    kubelet.set_faults(cluster.dir, [
+        {"namespace": namespace, "labels": {"app": "ovms-crash"}, "fail": "CrashLoopBackOff",
+         "log": OVMS_LOG},
+        {"namespace": namespace, "labels": {"app": "ovms-pull"}, "fail": "ImagePullBackOff"},
+    ])  # fmt: skip
+    config = stacks.settings(namespace, [model("fine"), model("crash"), model("pull")])  # no FuseML
+    stacks.new_stack(engine, "unregistered", config)
+    output, elapsed = failed_up(engine, "unregistered")
+    # One gate for the stack, whose bounds run at once: both failures within one bound, not two.
+    assert elapsed < TIMEOUT_S + 30, elapsed
+    crash = next(line for line in output.splitlines() if "app crash (backend ovms)" in line)
+    assert f"is not ready after {TIMEOUT_S} s" in crash and OVMS_LOG in crash, crash
+    pull = next(line for line in output.splitlines() if "app pull (backend ovms)" in line)
+    assert "ImagePullBackOff" in pull, pull
+    assert "app fine" not in output, output
+
+    kubelet.set_faults(cluster.dir, [])
+    stacks.up(engine, "unregistered")
+    serving = stacks.outputs(engine, "unregistered")["serving"]
+    assert {app: bool(entry["ready_at"]) for app, entry in serving.items()} == {
+        "fine": True, "crash": True, "pull": True,
+    }  # fmt: skip
+    stacks.up(engine, "unregistered", "--expect-no-changes")
+    engine.run("destroy", "--stack", "unregistered", "--yes", "--skip-preview", timeout=300)

@@ -25,7 +25,7 @@ from components.backends.ovms.spec import (
     service_parameters,
 )
 from components.route import virtual_service
-from components.serving import BackendArgs, readiness_gate, register
+from components.serving import BackendArgs, finish
 
 CONFIG_KEY = "config.json"
 
@@ -87,10 +87,8 @@ class OvmsServer(pulumi.ComponentResource):
         ]
         for model in models:
             # Every model on the server waits for the server's Deployment, each bounded by its own setting.
-            app = model["model"].app_name
-            ready = readiness_gate(app, model, "ovms", server.resource_name, cr, [config, cr, route], self)
-            if model["registration"] is not None:
-                register(app, model, listed, [config, cr, route, *ready], self)
+            made = [config, cr, route]
+            finish(model["model"].app_name, model, "ovms", server.resource_name, cr, made, listed, self)
         self.name = pulumi.Output.from_input(server.resource_name)
         self.register_outputs({"name": self.name})
 
