@@ -20,7 +20,8 @@ hand). Each stand-in does what its controller does, as read in its source, and n
   `<name>-predictor-00001-deployment` (one revision, updated in place), and sets Knative's
   conditions (PredictorConfigurationReady, PredictorRouteReady, LatestDeploymentReady, RoutesReady) to
   PredictorReady's value; while that Deployment rolls out a new spec they and Ready are Unknown, the
-  URL kept (Knative's new revision not yet ready beside the serving one). URLs: Knative `http://<name>.<ns>.example.com`, address
+  URL kept (Knative's new revision not yet ready beside the serving one). URLs: Knative
+  `http://<name>.<ns>.example.com`, address
   `<name>.<ns>.svc.cluster.local` (reconcilers/ingress/ingress_reconciler.go, getServiceHost); raw
   `http://<name>-<ns>.example.com` (the shipped domainTemplate), address
   `<name>-predictor.<ns>.svc.cluster.local` (kube_ingress_reconciler.go createAddress); example.com is

@@ -47,6 +47,7 @@ import pulumi.dynamic
 from pulumi.runtime import rpc
 
 from components.readiness.verdicts import SETTLE_S, Verdict, explain, judge, progress, seen_of
+from kernel.names import is_dns_label
 from kernel.quantities import seconds_problem
 
 #: Seconds between looks: a ready model is noticed within about this (target: under 5 s).
@@ -74,6 +75,8 @@ GATE_KEYS = ("models", "kubeconfig", "status_urn")
 #: What a ready look leaves in the state, per model.
 READY_KEYS = ("ready_at", "ready_after_s", "seen")
 BACKENDS = ("ovms", "kserve", "modelmesh", "seldon")
+#: The backends whose ready look records the Deployment it saw (verdicts.seen_of).
+SEEN = ("ovms", "seldon")
 
 
 class ModelNotReady(Exception):
@@ -195,12 +198,20 @@ def client(kubeconfig: str | None) -> Any:
     from lightkube import Client, KubeConfig
 
     if kubeconfig:
-        config = KubeConfig.from_dict(yaml.safe_load(kubeconfig))
+        try:
+            config = KubeConfig.from_dict(yaml.safe_load(kubeconfig))
+        except Exception as err:
+            # The kubeconfig is a secret: YAML's and lightkube's errors quote the offending line.
+            raise ValueError(f"the cluster's kubeconfig is not usable ({type(err).__name__})") from None
     else:
         paths = [p for p in os.environ.get("KUBECONFIG", "").split(os.pathsep) if p]
         paths.append(str(Path.home() / ".kube" / "config"))
         found = next((p for p in paths if Path(p).is_file()), None)
-        config = KubeConfig.from_file(found) if found else KubeConfig.from_service_account()
+        try:
+            config = KubeConfig.from_file(found) if found else KubeConfig.from_service_account()
+        except Exception as err:
+            where = found or "the in-cluster service account"
+            raise ValueError(f"the kubeconfig {where} is not usable ({type(err).__name__})") from None
     return Client(config, timeout=REQUEST_TIMEOUT_S)
 
 
@@ -281,8 +292,13 @@ def validate(inputs: dict[str, Any]) -> list[pulumi.dynamic.CheckFailure]:
             failures.append(pulumi.dynamic.CheckFailure("models", "'models' must be an object: app -> spec"))
         else:
             for app, spec in models.items():
-                if not app:
-                    failures.append(pulumi.dynamic.CheckFailure("models", "'models' names a model ''"))
+                if not is_dns_label(app):
+                    failures.append(
+                        pulumi.dynamic.CheckFailure(
+                            "models",
+                            f"'models' names a model {app!r}: app names are DNS labels, as in the config",
+                        )
+                    )
                 failures += validate_spec(spec, f"models.{app}")
     for key in ("kubeconfig", "status_urn"):
         value = inputs.get(key)
@@ -351,8 +367,10 @@ class Watch:
         """Judge the model once: ready (outputs), failed for good (failure), or still waiting."""
         backend, name = self.props["backend"], self.props["name"]
         try:
-            settled = not self.updating or now - self.started >= SETTLE_S
+            # A bound shorter than SETTLE_S settles at the bound: its last look decides.
+            settled = not self.updating or now - self.started >= min(SETTLE_S, self.timeout)
             self.verdict = judge(backend, self.reader, name, settled=settled, seen=self.seen)
+            seen = seen_of(backend, self.reader, name) if self.verdict.ready and backend in SEEN else {}
             self.unreachable, self.unreachable_since = None, None
         except Exception as err:
             if not _unreachable(err):
@@ -371,7 +389,7 @@ class Watch:
             outputs.update(
                 ready_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
                 ready_after_s=round(clock() - self.started, 1),
-                seen=seen_of(backend, self.reader, name) if backend in ("ovms", "seldon") else {},
+                seen=seen,
             )
             self.outputs = outputs
 
@@ -436,9 +454,12 @@ def wait_all(
             now = clock()
             # Looks of many models overlap (each is a few API reads); their order does not matter.
             list(pool.map(Watch.look, pending.values(), [now] * len(pending), [clock] * len(pending)))
+            # The bound is checked when the looks end, not when they began: slow looks (an API server
+            # that does not answer within REQUEST_TIMEOUT_S) must not buy another round past it.
+            looked = clock()
             for app, watch in list(pending.items()):
-                if watch.outputs is None and watch.failure is None and now >= watch.deadline:
-                    watch.give_up(clock())
+                if watch.outputs is None and watch.failure is None and looked >= watch.deadline:
+                    watch.give_up(looked)
                 if watch.outputs is not None or watch.failure is not None:
                     del pending[app]
                     if watch.outputs is not None:
@@ -448,8 +469,9 @@ def wait_all(
             if now - shown_at >= PROGRESS_S:
                 shown_at = now
                 _show(pending, urn)
-            sleep(min(POLL_S, max(0.0, min(w.deadline for w in pending.values()) - now)))
-    failures = [watch.failure for watch in watches.values() if watch.failure]
+            sleep(min(POLL_S, max(0.0, min(w.deadline for w in pending.values()) - looked)))
+    # One line per model, whatever the system's messages hold (a condition may quote a multi-line log).
+    failures = [" ".join(watch.failure.split()) for watch in watches.values() if watch.failure]
     if failures:
         raise ModelNotReady("\n".join(failures))
     return {app: watch.outputs for app, watch in watches.items() if watch.outputs is not None}
@@ -519,6 +541,8 @@ class ReadinessProvider(pulumi.dynamic.ResourceProvider):
         """A model added, removed, or with another object or spec: wait (for it) again. The bounds,
         credentials and URN steer only."""
         old, new = olds.get("models") or {}, news.get("models") or {}
+        if not isinstance(old, dict) or not isinstance(new, dict):  # unknown in a preview: it may differ
+            return pulumi.dynamic.DiffResult(changes=True, replaces=[], delete_before_replace=False)
         changed = old.keys() != new.keys() or any(watched(old[app]) != watched(new[app]) for app in new)
         return pulumi.dynamic.DiffResult(changes=changed, replaces=[], delete_before_replace=False)
 
