@@ -256,21 +256,30 @@ def one_error_line(outcome: Outcome, out: str, err: str) -> list[str]:
     return lines
 
 
+def in_process(
+    call: Callable[[io.StringIO, io.StringIO], int],
+) -> tuple[Outcome, int, io.StringIO, io.StringIO]:
+    """Run an entry point's `main(..., stdout, stderr)` in process: its outcome (all it showed; a traceback
+    is already a problem), its exit code, and its two streams."""
+    out, err = io.StringIO(), io.StringIO()
+    with captured() as texts:
+        code = escaped(lambda: call(out, err), err)
+    outcome = Outcome(str(code))
+    texts += [out.getvalue(), err.getvalue()]
+    outcome.shown = "\n".join(texts)
+    if TRACEBACK in outcome.shown:
+        outcome.problems.append(f"traceback: {outcome.shown.strip().splitlines()[-1][:300]}")
+    return outcome, code, out, err
+
+
 def run_step(env: dict[str, str], workdir: Path) -> Outcome:
     """The step in process: 2 bad input (the line names the input), else 1 at the recording boundary."""
     from step.__main__ import main
     from tests.test_step_runner import Recorder
 
     recorder = Recorder()
-    out, err = io.StringIO(), io.StringIO()
-    with captured() as texts:
-        code = escaped(lambda: main(env, workdir, recorder.boundary(), out, err), err)
-    outcome = Outcome(str(code))
-    texts += [out.getvalue(), err.getvalue()]
-    outcome.shown = "\n".join(texts)
+    outcome, code, out, err = in_process(lambda out, err: main(env, workdir, recorder.boundary(), out, err))
     lines = one_error_line(outcome, out.getvalue(), err.getvalue())
-    if TRACEBACK in outcome.shown:
-        outcome.problems.append(f"traceback: {outcome.shown.strip().splitlines()[-1][:300]}")
     if code not in (1, 2):
         # The recording boundary never deploys: 0 would be a deploy that did not happen.
         outcome.problems.append(f"exit {code}: documented are 2 (bad input) and 1 (deploy failed)")
@@ -300,15 +309,8 @@ def run_converter(env: dict[str, str], argv: list[str]) -> Outcome:
     """The converter in process: 2 bad input or unreadable store, naming the input; 1 never (no model)."""
     from convert.__main__ import main
 
-    out, err = io.StringIO(), io.StringIO()
-    with captured() as texts:
-        code = escaped(lambda: main(argv, env, out, err), err)
-    outcome = Outcome(str(code))
-    texts += [out.getvalue(), err.getvalue()]
-    outcome.shown = "\n".join(texts)
+    outcome, code, out, err = in_process(lambda out, err: main(argv, env, out, err))
     lines = one_error_line(outcome, out.getvalue(), err.getvalue())
-    if TRACEBACK in outcome.shown:
-        outcome.problems.append(f"traceback: {outcome.shown.strip().splitlines()[-1][:300]}")
     if code != 2:
         # No source folder here holds a model: every run stops at its inputs or at its store.
         outcome.problems.append(f"exit {code}: expected 2 (bad input or unreadable store)")
@@ -325,19 +327,8 @@ def run_review(stack: Stack, root: Path) -> Outcome:
     root.mkdir(parents=True, exist_ok=True)
     (root / "Pulumi.hostile.yaml").write_text(hostile.stack_file_text(stack), encoding="utf-8")
     written = root / "out"
-    out, err = io.StringIO(), io.StringIO()
-    with captured() as texts:
-        code = escaped(
-            lambda: main(
-                ["--stack", "hostile", "--root", str(root), "--out", str(written)], stdout=out, stderr=err
-            ),
-            err,
-        )
-    outcome = Outcome(str(code))
-    texts += [out.getvalue(), err.getvalue()]
-    outcome.shown = "\n".join(texts)
-    if TRACEBACK in outcome.shown:
-        outcome.problems.append(f"traceback: {outcome.shown.strip().splitlines()[-1][:300]}")
+    argv = ["--stack", "hostile", "--root", str(root), "--out", str(written)]
+    outcome, code, _out, err = in_process(lambda out, err: main(argv, stdout=out, stderr=err))
     if code not in (0, 1, 2):
         outcome.problems.append(f"exit {code}: documented are 0, 1 and 2")
     if code == 2:
@@ -420,8 +411,10 @@ KNOWN: tuple[Known, ...] = (
         "FUSEML_CALIBRATION_SIZE or FUSEML_MODEL_VERSION set to `\u00b2` (int() refuses it) or to 5,000+ "
         "Arabic-Indic digits (int max str digits) raise ValueError: a traceback, exit 1 (and `\u0663` is "
         "read as 3).",
-        lambda _entry, _input, outcome: TRACEBACK in outcome.shown
-        and ("Exceeds the limit" in outcome.shown or "invalid literal for int()" in outcome.shown),
+        lambda _entry, _input, outcome: (
+            TRACEBACK in outcome.shown
+            and ("Exceeds the limit" in outcome.shown or "invalid literal for int()" in outcome.shown)
+        ),
     ),
 )
 

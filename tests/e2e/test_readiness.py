@@ -46,6 +46,35 @@ def failed_up(engine: Engine, stack: str) -> tuple[str, float]:
     return output, elapsed
 
 
+def failure_line(output: str, app: str, backend: str) -> str:
+    """The engine's line saying why `app` is not ready; the test fails when there is none."""
+    found = [line for line in output.splitlines() if f"app {app} (backend {backend})" in line]
+    assert found, output
+    return found[0]
+
+
+def failed_update_keeps_the_record(
+    engine: Engine,
+    cluster: Cluster,
+    fuseml: FakeFuseML,
+    stack: str,
+    app: str,
+    backend: str,
+    faults: list[dict[str, Any]],
+    config: dict[str, Any],
+) -> str:
+    """Update the stack to `config` with the kubelet's `faults` on: the `up` fails naming `app`, and FuseML
+    keeps `app`'s record as it was. Returns the failure line; the faults are cleared after."""
+    before = dict(fuseml.store[app])
+    kubelet.set_faults(cluster.dir, faults)
+    stacks.write_stack(engine, stack, config)
+    output, _ = failed_up(engine, stack)
+    line = failure_line(output, app, backend)
+    assert fuseml.store[app] == before
+    kubelet.set_faults(cluster.dir, [])
+    return line
+
+
 def test_ovms_ready_model_registered_failing_one_explained_then_fixed_then_a_failed_update_keeps_the_old(
     engine: Engine, cluster: Cluster, namespace: str, fuseml: FakeFuseML
 ) -> None:
@@ -56,7 +85,7 @@ def test_ovms_ready_model_registered_failing_one_explained_then_fixed_then_a_fai
     stacks.new_stack(engine, "ovms", config)
     output, elapsed = failed_up(engine, "ovms")
     assert elapsed < TIMEOUT_S + 30, elapsed
-    line = next(line for line in output.splitlines() if "app bad (backend ovms)" in line)
+    line = failure_line(output, "bad", "ovms")
     assert f"is not ready after {TIMEOUT_S} s" in line, line
     assert "CrashLoopBackOff" in line and OVMS_LOG in line, line
     assert "Deployment ovms-bad: 0/1 replicas ready" in line or "0 of 1" in line or "0/1" in line, line
@@ -75,16 +104,15 @@ def test_ovms_ready_model_registered_failing_one_explained_then_fixed_then_a_fai
 
     # An update whose new Pods cannot pull their image: the old Pod keeps serving, the update fails, and
     # FuseML keeps the record of the old model.
-    before = dict(fuseml.store["good"])
-    kubelet.set_faults(cluster.dir, [
-        {"namespace": namespace, "labels": {"app": "ovms-good"}, "image": IMAGE, "fail": "ImagePullBackOff"},
-    ])  # fmt: skip
+    faults = [
+        {"namespace": namespace, "labels": {"app": "ovms-good"}, "image": IMAGE, "fail": "ImagePullBackOff"}
+    ]
     updated = model("good", model="gs://models/good-v2", ovms_image_tag="2024.0")
-    stacks.write_stack(engine, "ovms", {**config, "models": [updated, model("bad")]})
-    output, _ = failed_up(engine, "ovms")
-    line = next(line for line in output.splitlines() if "app good (backend ovms)" in line)
+    updated_config = {**config, "models": [updated, model("bad")]}
+    line = failed_update_keeps_the_record(
+        engine, cluster, fuseml, "ovms", "good", "ovms", faults, updated_config
+    )
     assert "ImagePullBackOff" in line and IMAGE in line, line
-    assert fuseml.store["good"] == before
     engine.run("destroy", "--stack", "ovms", "--yes", "--skip-preview", timeout=300)
 
 
@@ -103,7 +131,7 @@ def test_kserve_failing_model_explained_and_ready_one_registered(
     config = stacks.settings(namespace, models, fuseml_url=fuseml.url)
     stacks.new_stack(engine, "kserve", config)
     output, _ = failed_up(engine, "kserve")
-    line = next(line for line in output.splitlines() if "app bad-iris (backend kserve)" in line)
+    line = failure_line(output, "bad-iris", "kserve")
     assert "InferenceService bad-iris: Ready=False" in line, line
     assert "CrashLoopBackOff" in line and KSERVE_LOG in line, line
     assert set(fuseml.store) == {"iris"}
@@ -113,20 +141,19 @@ def test_kserve_failing_model_explained_and_ready_one_registered(
 
     # An update whose new Pod asks for more CPU than any node has: the scheduler cannot place it, the old
     # Pod keeps serving (Knative keeps the old revision), the update fails and FuseML keeps the old record.
-    before = dict(fuseml.store["iris"])
-    kubelet.set_faults(cluster.dir, [
-        {"namespace": namespace, "labels": {"serving.kserve.io/inferenceservice": "iris"},
-         "fail": "Unschedulable"},
-    ])  # fmt: skip
+    faults = [
+        {
+            "namespace": namespace,
+            "labels": {"serving.kserve.io/inferenceservice": "iris"},
+            "fail": "Unschedulable",
+        }
+    ]
     bigger = {**models[0], "resources": {"requests": {"cpu": "64"}}}
-    stacks.write_stack(
-        engine, "kserve", stacks.settings(namespace, [bigger, models[1]], fuseml_url=fuseml.url)
+    updated_config = stacks.settings(namespace, [bigger, models[1]], fuseml_url=fuseml.url)
+    line = failed_update_keeps_the_record(
+        engine, cluster, fuseml, "kserve", "iris", "kserve", faults, updated_config
     )
-    output, _ = failed_up(engine, "kserve")
-    line = next(line for line in output.splitlines() if "app iris (backend kserve)" in line)
     assert "Ready=Unknown" in line and "Unschedulable" in line, line
-    assert fuseml.store["iris"] == before
-    kubelet.set_faults(cluster.dir, [])
     engine.run("destroy", "--stack", "kserve", "--yes", "--skip-preview", timeout=300)
 
 
@@ -155,7 +182,7 @@ def test_seldon_failing_model_explained_and_ready_one_registered(
     s3_stack(engine, "seldon", stacks.settings(namespace, models, fuseml_url=fuseml.url))
     output, elapsed = failed_up(engine, "seldon")
     assert elapsed < TIMEOUT_S + 30, elapsed
-    line = next(line for line in output.splitlines() if "app bad-wine (backend seldon)" in line)
+    line = failure_line(output, "bad-wine", "seldon")
     assert "SeldonDeployment bad-wine: state Creating" in line, line
     assert "CrashLoopBackOff" in line and log in line, line
     assert set(fuseml.store) == {"wine"}
@@ -167,19 +194,17 @@ def test_seldon_failing_model_explained_and_ready_one_registered(
     # Pod keeps serving, Seldon says Creating (not Failed, before the progress deadline), the update fails
     # and FuseML keeps the old record. Seldon writes no observedGeneration: the verdict waits for the
     # Deployment to move on (verdicts.SETTLE_S), so the old Available cannot pass the new spec.
-    before = dict(fuseml.store["wine"])
     image = "seldonio/mlserver:0.0.0-missing"
-    kubelet.set_faults(cluster.dir, [
+    faults = [
         {"namespace": namespace, "labels": {"seldon-deployment-id": "wine"}, "image": image,
          "fail": "ImagePullBackOff"},
-    ])  # fmt: skip
+    ]  # fmt: skip
     updated = [{**models[0], "runtime_version": "0.0.0-missing"}, models[1]]
-    stacks.write_stack(engine, "seldon", stacks.settings(namespace, updated, fuseml_url=fuseml.url))
-    output, _ = failed_up(engine, "seldon")
-    line = next(line for line in output.splitlines() if "app wine (backend seldon)" in line)
+    updated_config = stacks.settings(namespace, updated, fuseml_url=fuseml.url)
+    line = failed_update_keeps_the_record(
+        engine, cluster, fuseml, "seldon", "wine", "seldon", faults, updated_config
+    )
     assert "ImagePullBackOff" in line and image in line, line
-    assert fuseml.store["wine"] == before
-    kubelet.set_faults(cluster.dir, [])
     engine.run("destroy", "--stack", "seldon", "--yes", "--skip-preview", timeout=300)
 
 
@@ -199,7 +224,7 @@ def test_modelmesh_model_that_fails_to_load_is_explained_and_registered_once_it_
     s3_stack(engine, "modelmesh", stacks.settings(namespace, models, fuseml_url=fuseml.url))
     output, elapsed = failed_up(engine, "modelmesh")
     assert elapsed < TIMEOUT_S + 30, elapsed
-    line = next(line for line in output.splitlines() if "app bad-mm (backend modelmesh)" in line)
+    line = failure_line(output, "bad-mm", "modelmesh")
     assert "InferenceService bad-mm: Ready=False" in line and "BlockedByFailedLoad" in line, line
     assert f"last failure ModelLoadFailed: {message}" in line, line
     assert set(fuseml.store) == {"mm"}
@@ -209,19 +234,20 @@ def test_modelmesh_model_that_fails_to_load_is_explained_and_registered_once_it_
 
     # An update to a model that fails to load: ModelMesh keeps serving the loaded one while the new one
     # fails, the update fails and FuseML keeps the old record.
-    before = dict(fuseml.store["mm"])
-    kubelet.set_faults(cluster.dir, [
-        {"namespace": namespace, "labels": {"fuseml/app-name": "mm"}, "fail": "ModelLoadFailed",
-         "message": message},
-    ])  # fmt: skip
+    faults = [
+        {
+            "namespace": namespace,
+            "labels": {"fuseml/app-name": "mm"},
+            "fail": "ModelLoadFailed",
+            "message": message,
+        }
+    ]
     updated = [{**models[0], "model": "s3://models/mm-v2"}, models[1]]
-    s3_config = stacks.settings(namespace, updated, fuseml_url=fuseml.url)
-    stacks.write_stack(engine, "modelmesh", s3_config)
-    output, _ = failed_up(engine, "modelmesh")
-    line = next(line for line in output.splitlines() if "app mm (backend modelmesh)" in line)
+    updated_config = stacks.settings(namespace, updated, fuseml_url=fuseml.url)
+    line = failed_update_keeps_the_record(
+        engine, cluster, fuseml, "modelmesh", "mm", "modelmesh", faults, updated_config
+    )
     assert f"last failure ModelLoadFailed: {message}" in line, line
-    assert fuseml.store["mm"] == before
-    kubelet.set_faults(cluster.dir, [])
     engine.run("destroy", "--stack", "modelmesh", "--yes", "--skip-preview", timeout=300)
 
 
@@ -238,9 +264,9 @@ def test_without_registration_the_stacks_gate_names_every_unready_model_then_the
     output, elapsed = failed_up(engine, "unregistered")
     # One gate for the stack, whose bounds run at once: both failures within one bound, not two.
     assert elapsed < TIMEOUT_S + 30, elapsed
-    crash = next(line for line in output.splitlines() if "app crash (backend ovms)" in line)
+    crash = failure_line(output, "crash", "ovms")
     assert f"is not ready after {TIMEOUT_S} s" in crash and OVMS_LOG in crash, crash
-    pull = next(line for line in output.splitlines() if "app pull (backend ovms)" in line)
+    pull = failure_line(output, "pull", "ovms")
     assert "ImagePullBackOff" in pull, pull
     assert "app fine" not in output, output
 
