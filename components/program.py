@@ -262,9 +262,9 @@ def _gate_host(cfg: Any, planned: dict[str, Plan]) -> pulumi.ProviderResource | 
     """
     if cfg.fuseml.register:
         return None
-    from components.readiness.verdicts import JUDGES
+    from components.readiness.verdicts import waited_for
 
-    if not any(model.ready_timeout_s and planned[model.app_name].backend in JUDGES for model in cfg.models):
+    if not any(waited_for(planned[model.app_name].backend, model.ready_timeout_s) for model in cfg.models):
         return None
     from components.readiness import host_provider
 

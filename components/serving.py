@@ -341,14 +341,12 @@ def readiness_spec(
 ) -> Any:
     """The model's readiness spec; None when ready_timeout_s is 0, or for a backend whose readiness rule
     components/readiness/verdicts.py does not know."""
-    model = args["model"]
-    if not model.ready_timeout_s or server is None:
-        return None
     # Imported here, as the Application is: a stack that never waits does not load the dynamic provider.
     from components.readiness import spec
-    from components.readiness.verdicts import JUDGES
+    from components.readiness.verdicts import waited_for
 
-    if backend not in JUDGES:
+    model = args["model"]
+    if server is None or not waited_for(backend, model.ready_timeout_s):
         return None
     return spec(backend, args["namespace"], object_name, model.ready_timeout_s, server)
 

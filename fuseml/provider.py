@@ -215,14 +215,19 @@ def desired_record(inputs: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def outputs_from(inputs: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
-    """Map a server record back onto the outputs: inputs overlaid with what FuseML stores."""
-    # Readiness keys only where set: a stack without readiness keeps the outputs it had.
-    outs = {
+def own_outputs(inputs: dict[str, Any], keys: tuple[str, ...] = INPUT_KEYS) -> dict[str, Any]:
+    """The inputs among the outputs: never the kubeconfig, and the readiness keys only where set (a stack
+    without readiness keeps the outputs it had)."""
+    return {
         key: inputs.get(key)
-        for key in INPUT_KEYS
+        for key in keys
         if key != "kubeconfig" and (key not in READINESS_KEYS or inputs.get(key) is not None)
     }
+
+
+def outputs_from(inputs: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
+    """Map a server record back onto the outputs: inputs overlaid with what FuseML stores."""
+    outs = own_outputs(inputs)
     for key, value in record.items():
         if key not in INPUT_KEYS or key in RECORD_KEYS:
             outs[key] = value
@@ -438,18 +443,16 @@ class ApplicationProvider(pulumi.dynamic.ResourceProvider):
         a wait that fails leaves the record as it was."""
         adjust_host()
         olds, inputs = normalise(olds), normalise(news)
-        spec_before, spec_now = olds.get("readiness"), inputs.get("readiness")
-        if _comparable("readiness", spec_before) != _comparable("readiness", spec_now):
+        spec_before = olds.get("readiness")
+        if _comparable("readiness", spec_before) != _comparable("readiness", inputs.get("readiness")):
             # The last ready look tells a re-rendered Deployment from the old one (verdicts.SETTLE_S).
-            ready = await_ready(inputs, updating=bool(olds.get("readiness")), seen=olds.get("seen"))
+            ready = await_ready(inputs, updating=bool(spec_before), seen=olds.get("seen"))
         else:
             ready = {key: olds.get(key) for key in READY_KEYS} if inputs.get("readiness") else {}
-        steering = {k: inputs.get(k) for k in (*LOCAL_KEYS, *READINESS_KEYS) if k != "kubeconfig"}
         if all(_comparable(k, olds.get(k)) == _comparable(k, inputs.get(k)) for k in UPDATE_KEYS):
             # Only what steers this provider changed (or the model's spec, now serving): FuseML stores none.
-            kept = {k: v for k, v in olds.items() if k not in ("__provider", "kubeconfig")}
-            kept = {k: v for k, v in kept.items() if k not in (*READINESS_KEYS, *READY_KEYS)}
-            steering = {k: v for k, v in steering.items() if k in LOCAL_KEYS or v is not None}
+            kept = {k: v for k, v in olds.items() if k not in ("__provider", *READINESS_KEYS, *READY_KEYS)}
+            steering = own_outputs(inputs, (*LOCAL_KEYS, *READINESS_KEYS))
             return pulumi.dynamic.UpdateResult({**kept, **steering, **ready})
         # The record is still ours if it carries the old identity (a workflow/owner change) or the new.
         identities = [(olds.get("workflow"), olds.get("owner")), (inputs["workflow"], inputs["owner"])]

@@ -302,8 +302,8 @@ def validate(inputs: dict[str, Any]) -> list[pulumi.dynamic.CheckFailure]:
                 failures += validate_spec(spec, f"models.{app}")
     for key in ("kubeconfig", "status_urn"):
         value = inputs.get(key)
-        if value is not None and not _unknown(value) and _reason(key, value):
-            failures.append(pulumi.dynamic.CheckFailure(key, f"'{key}' {_reason(key, value)}"))
+        if value is not None and not _unknown(value) and (reason := _reason(key, value)):
+            failures.append(pulumi.dynamic.CheckFailure(key, f"'{key}' {reason}"))
     for key in sorted(set(inputs) - set(GATE_KEYS) - {"__provider", "ready"}):
         if inputs[key] is not None:
             failures.append(pulumi.dynamic.CheckFailure(key, f"unknown property '{key}'"))

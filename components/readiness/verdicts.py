@@ -235,6 +235,11 @@ JUDGES: dict[str, Callable[[Reader, str, bool, dict[str, Any]], Verdict]] = {
 }
 
 
+def waited_for(backend: str, ready_timeout_s: int) -> bool:
+    """Whether `pulumi up` waits for a model: a bound above 0 and a readiness rule for its backend."""
+    return bool(ready_timeout_s) and backend in JUDGES
+
+
 def judge(
     backend: str, reader: Reader, name: str, settled: bool = True, seen: dict[str, Any] | None = None
 ) -> Verdict:
